@@ -1,0 +1,107 @@
+"""Read input files defensively: bounded size, no blocking on FIFOs, clear errors."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from supervisor import WaitForInput
+
+#: Largest CNI config read; real configs are a few kilobytes.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def read_file(path: Path, what: str, limit: int = MAX_CONFIG_BYTES) -> bytes:
+    """Return the bytes of *path*, following symlinks (kubelet uses them).
+
+    :param what: description used in error messages, such as "primary CNI config".
+    :raises WaitForInput: when the file is missing, unreadable, not a regular
+        file or larger than *limit*.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise WaitForInput(f"{what} not found: {path}", path=path, kind="missing-file") from None
+    except OSError as error:
+        raise _unreadable(path, what, error) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            msg = f"{what} {path} is not a regular file"
+            raise WaitForInput(msg, path=path, kind="not-regular-file")
+        if info.st_size > limit:
+            msg = f"{what} {path} is too large ({info.st_size} bytes; the limit is {limit})"
+            raise WaitForInput(msg, path=path, kind="too-large")
+        data = os.read(fd, limit + 1)
+    except OSError as error:
+        raise _unreadable(path, what, error) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        msg = f"{what} {path} is too large (more than {limit} bytes)"
+        raise WaitForInput(msg, path=path, kind="too-large")
+    return data
+
+
+def _unreadable(path: Path, what: str, error: OSError) -> WaitForInput:
+    reason = error.strerror or str(error)
+    if error.errno == errno.ELOOP:
+        reason = "too many levels of symbolic links"
+    return WaitForInput(f"cannot read {what} {path}: {reason}", path=path, kind="unreadable")
+
+
+def _reject_constant(name: str) -> Any:
+    msg = f"{name} is not valid JSON"
+    raise ValueError(msg)
+
+
+def parse_json_object(data: bytes, path: Path, what: str) -> dict[str, Any]:
+    """Parse *data* as a JSON object as strictly as Go's decoder.
+
+    :raises WaitForInput: naming the file, with the line and column of a
+        syntax error.
+    """
+    if not data.strip():
+        raise WaitForInput(f"{what} {path} is empty", path=path, kind="empty-file")
+    if data.startswith(b"\xef\xbb\xbf"):
+        msg = f"{what} {path} starts with a UTF-8 byte order mark; save it without one"
+        raise WaitForInput(msg, path=path, kind="invalid-json")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        msg = f"{what} {path} is not valid UTF-8 (byte {error.start})"
+        raise WaitForInput(msg, path=path, kind="invalid-utf8") from None
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        msg = f"{what} {path} is invalid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        raise WaitForInput(msg, path=path, kind="invalid-json") from None
+    except ValueError as error:
+        raise WaitForInput(f"{what} {path} is invalid JSON: {error}", path=path, kind="invalid-json") from None
+    except RecursionError:
+        msg = f"{what} {path} is nested too deeply to be a CNI config"
+        raise WaitForInput(msg, path=path, kind="invalid-json") from None
+    if not isinstance(document, dict):
+        msg = f"{what} {path} must contain a JSON object, not a {json_type(document)}"
+        raise WaitForInput(msg, path=path, kind="invalid-json") from None
+    return document
+
+
+def json_type(value: Any) -> str:
+    """Return the JSON name of the type of *value*."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if value is None:
+        return "null"
+    return "object"
+

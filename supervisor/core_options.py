@@ -1,0 +1,50 @@
+"""Options of the supervisor itself, independent of what is rendered."""
+
+from __future__ import annotations
+
+from supervisor.markers import hookimpl
+from supervisor.options import OptionRegistry
+
+SECTION = "supervisor"
+
+
+@hookimpl
+def multus_config_add_options(options: OptionRegistry) -> None:
+    options.add_bool(
+        "--cleanup-config-on-exit",
+        default=False,
+        help="remove every file the supervisor owns when it stops on SIGTERM or SIGINT",
+        section=SECTION,
+    )
+    options.add_bool(
+        "--skip-config-watch",
+        default=False,
+        help="do not watch inputs and outputs; render once, then only on SIGHUP",
+        section=SECTION,
+    )
+    options.add_seconds(
+        "--resync-interval",
+        default=300,
+        help=(
+            "seconds between full re-renders that catch changes inotify missed; "
+            "0 disables them"
+        ),
+        section=SECTION,
+    )
+    options.add_seconds(
+        "--debounce",
+        default=0.005,
+        help=(
+            "seconds without further events before a burst of changes is "
+            "rendered; a burst is rendered at the latest 20 debounce windows, "
+            "at least 0.1 s, after its first event"
+        ),
+        section=SECTION,
+    )
+    options.add_choice(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="level of the supervisor's own log",
+        section=SECTION,
+    )

@@ -1,0 +1,182 @@
+"""Plugin loading and the typed facade through which the supervisor calls hooks."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from supervisor import hookspecs
+from supervisor.errors import WaitForInput
+from supervisor.files import DesiredFile
+from supervisor.machine import TransitionInfo
+from supervisor.markers import PROJECT
+from supervisor.options import OptionRegistry, Settings
+
+log = logging.getLogger(__name__)
+
+#: Entry-point group in which distributions register their plugins.
+ENTRY_POINT_GROUP = "multus_config"
+#: Environment variable with comma-separated plugin names not to load.
+BLOCK_ENV = "MULTUS_CONFIG_BLOCK_PLUGINS"
+
+
+def _invoke(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+    # pluggy lets an implementation accept a subset of the specified
+    # arguments, so pass only the names it declares.
+    return impl.function(*[kwargs[name] for name in impl.argnames])
+
+
+class RenderFailed(Exception):
+    """One or more renderers could not produce their files."""
+
+    def __init__(self, errors: list[WaitForInput]) -> None:
+        super().__init__("; ".join(str(error) for error in errors))
+        self.errors = errors
+
+
+def create_plugin_manager(
+    blocked: Iterable[str] = (), internal: Iterable[tuple[str, object]] = ()
+) -> pluggy.PluginManager:
+    """Return a plugin manager with the internal and installed plugins registered.
+
+    :param blocked: names of plugins to skip, in addition to those listed in
+        the ``MULTUS_CONFIG_BLOCK_PLUGINS`` environment variable.
+    :param internal: ``(name, plugin)`` pairs registered before entry points.
+    """
+    manager = pluggy.PluginManager(PROJECT)
+    manager.add_hookspecs(hookspecs)
+    from_env = [name.strip() for name in os.environ.get(BLOCK_ENV, "").split(",")]
+    for name in [*blocked, *from_env]:
+        if name:
+            manager.set_blocked(name)
+    for name, plugin in internal:
+        manager.register(plugin, name=name)
+    manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    manager.check_pending()
+    return manager
+
+
+class Hooks:
+    """Typed calls into the plugins; the supervisor never uses ``pm.hook`` directly."""
+
+    def __init__(self, manager: pluggy.PluginManager) -> None:
+        self._manager = manager
+        self._hook = manager.hook
+
+    def plugin_names(self) -> list[str]:
+        """Return the names of the registered plugins."""
+        return sorted(name for name, _ in self._manager.list_name_plugin())
+
+    def add_options(self, options: OptionRegistry) -> None:
+        """Let every plugin declare its options."""
+        self._hook.multus_config_add_options(options=options)
+
+    def validate_settings(self, settings: Settings) -> None:
+        """Let every plugin check the parsed options; raises ``UsageError``."""
+        self._hook.multus_config_validate_settings(settings=settings)
+
+    def watch_paths(self, settings: Settings) -> list[Path]:
+        """Return the merged, de-duplicated directories to watch."""
+        merged: dict[Path, None] = {}
+        for paths in self._call_each("multus_config_watch_paths", settings=settings):
+            for path in paths or ():
+                merged[Path(path)] = None
+        return list(merged)
+
+    def render(self, settings: Settings) -> list[DesiredFile]:
+        """Return every plugin's desired files, encoded.
+
+        :raises RenderFailed: with every plugin's reason when any renderer,
+            or a document modifier, could not produce its files.
+        """
+        desired: list[DesiredFile] = []
+        errors: list[WaitForInput] = []
+        hook = self._hook.multus_config_render
+        for impl in reversed(hook.get_hookimpls()):
+            try:
+                files = _invoke(impl, settings=settings) or []
+            except WaitForInput as error:
+                errors.append(error)
+                continue
+            except Exception as error:  # noqa: BLE001 - a plugin may raise anything
+                errors.append(self._plugin_failure(impl.plugin_name, "render", error))
+                continue
+            for item in files:
+                item.plugin = impl.plugin_name
+                desired.append(item)
+        if not errors:
+            errors = self._modify_and_encode(settings, desired)
+        if errors:
+            raise RenderFailed(errors)
+        return desired
+
+    def _modify_and_encode(
+        self, settings: Settings, desired: list[DesiredFile]
+    ) -> list[WaitForInput]:
+        hook = self._hook.multus_config_modify_document
+        for item in desired:
+            if item.content is not None:
+                continue
+            for impl in reversed(hook.get_hookimpls()):
+                try:
+                    _invoke(impl, settings=settings, desired=item, document=item.document)
+                except WaitForInput as error:
+                    return [error]
+                except Exception as error:  # noqa: BLE001 - a plugin may raise anything
+                    return [self._plugin_failure(impl.plugin_name, "modify", error)]
+            try:
+                item.encoded()
+            except (TypeError, ValueError, RecursionError) as error:
+                message = f"cannot encode {item.path}: {error}"
+                return [WaitForInput(message, path=item.path, kind="encode")]
+        return []
+
+    def compare(self, settings: Settings, desired: DesiredFile, current: bytes) -> bool:
+        """Return whether *current* already equals the desired content."""
+        result = self._hook.multus_config_compare(
+            settings=settings, desired=desired, current=current
+        )
+        if result is None:
+            return current == desired.encoded()
+        return bool(result)
+
+    def after_install(self, settings: Settings, written: list[DesiredFile]) -> None:
+        """Tell every plugin which files were written."""
+        self._call_each("multus_config_after_install", settings=settings, written=written)
+
+    def owned_paths(self, settings: Settings) -> list[Path]:
+        """Return the merged list of files removed by cleanup."""
+        merged: dict[Path, None] = {}
+        for paths in self._call_each("multus_config_owned_paths", settings=settings):
+            for path in paths or ():
+                merged[Path(path)] = None
+        return list(merged)
+
+    def teardown(self, settings: Settings, cleanup: bool) -> None:
+        """Let every plugin undo its changes before exit."""
+        self._call_each("multus_config_teardown", settings=settings, cleanup=cleanup)
+
+    def observe_transition(self, transition: TransitionInfo) -> None:
+        """Pass a lifecycle step to every observer."""
+        self._call_each("multus_config_observe_transition", transition=transition)
+
+    def _call_each(self, name: str, **kwargs: Any) -> list[Any]:
+        """Call every implementation of hook *name*, isolating plugin errors."""
+        results = []
+        for impl in reversed(getattr(self._hook, name).get_hookimpls()):
+            try:
+                results.append(_invoke(impl, **kwargs))
+            except Exception as error:  # noqa: BLE001 - a plugin may raise anything
+                self._plugin_failure(impl.plugin_name, name, error)
+        return results
+
+    @staticmethod
+    def _plugin_failure(plugin: str, hook: str, error: Exception) -> WaitForInput:
+        message = f"plugin {plugin!r} failed in {hook}: {type(error).__name__}: {error}"
+        log.error("%s", message, exc_info=error)
+        return WaitForInput(message, kind="plugin-error")

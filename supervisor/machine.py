@@ -1,0 +1,272 @@
+"""The lifecycle state machine: the one place that decides what happens next.
+
+States, in the order a healthy run visits them:
+
+``init``
+    started; no render has succeeded yet.
+``rendered``
+    every renderer returned its desired files, held in memory.
+``installed``
+    at least one desired file differed from disk and was written.
+``steady``
+    disk equals the last render; waiting for an input event.
+``draining``
+    stop requested; nothing more is installed.
+``cleaned``
+    owned files removed (with cleanup on) or left; the process exits.
+
+``rendered -> installed`` is guarded: it is taken only when some desired file
+is missing, differs in content (by the comparator hook) or in mode, or has a
+stale sibling. Otherwise the machine goes ``rendered -> steady`` and nothing is
+opened for writing. A render that fails leaves the state as it was, so the
+files installed last stay on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from transitions import EventData, Machine
+
+from supervisor import install
+
+if TYPE_CHECKING:
+    from supervisor.hooks import Hooks
+    from supervisor.options import Settings
+
+log = logging.getLogger(__name__)
+
+STATES = ["init", "rendered", "installed", "steady", "draining", "cleaned"]
+
+#: Every transition of the lifecycle. ``dest: None`` is an internal transition
+#: that keeps the state: a failed render.
+TRANSITIONS: list[dict[str, Any]] = [
+    {
+        "trigger": "render",
+        "source": ["init", "steady"],
+        "dest": "rendered",
+        "prepare": "run_renderers",
+        "conditions": "render_succeeded",
+        "after": "install",
+    },
+    {
+        "trigger": "render",
+        "source": ["init", "steady"],
+        "dest": None,
+        "after": "report_render_failure",
+    },
+    {
+        "trigger": "install",
+        "source": "rendered",
+        "dest": "installed",
+        "prepare": "compare_with_disk",
+        "conditions": "disk_differs",
+        "before": "write_files",
+        "after": "settle",
+    },
+    {"trigger": "install", "source": "rendered", "dest": "steady"},
+    {"trigger": "settle", "source": "installed", "dest": "steady"},
+    {
+        "trigger": "drain",
+        "source": ["init", "rendered", "installed", "steady"],
+        "dest": "draining",
+    },
+    {
+        "trigger": "cleanup",
+        "source": "draining",
+        "dest": "cleaned",
+        "before": "remove_owned_files",
+    },
+]
+
+
+@dataclass(frozen=True)
+class TransitionInfo:
+    """One step of the lifecycle, as passed to observers."""
+
+    #: Name of the event: render, install, settle, drain or cleanup.
+    trigger: str
+    #: State before the step.
+    source: str
+    #: State after the step; equal to ``source`` for a failed render.
+    dest: str
+    #: One line for logs and the systemd status.
+    message: str
+    #: Category of the error for a failed render or install, else ``None``.
+    error_kind: str | None = None
+
+
+def build_machine(model: object, **extra: Any) -> Machine:
+    """Attach the lifecycle states and transitions to *model*."""
+    return Machine(
+        model=model,
+        states=STATES,
+        transitions=TRANSITIONS,
+        initial="init",
+        auto_transitions=False,
+        send_event=True,
+        queued=True,
+        after_state_change="observe",
+        **extra,
+    )
+
+
+class Lifecycle:
+    """The model driven by the state machine: renders, installs and cleans up."""
+
+    state: str
+
+    def __init__(self, hooks: Hooks, settings: Settings) -> None:
+        self.hooks = hooks
+        self.settings = settings
+        self.desired: list[install.DesiredFile] = []
+        self.comparer = install.DiskComparer(
+            lambda desired, current: hooks.compare(settings, desired, current)
+        )
+        #: Whether the last install could not write every file.
+        self.install_failed = False
+        #: Whether the last render raised an error in some renderer.
+        self.last_render_failed = False
+        self._pending: list[install.DesiredFile] = []
+        self._render_errors: list[Any] = []
+        self._plan: list[install.DiskState] = []
+        self._last_error = ""
+        self._last_install_error = ""
+        self._message = ""
+        self._error_kind: str | None = None
+        self.machine = build_machine(self)
+
+    # -- render -----------------------------------------------------------------
+
+    def run_renderers(self, event: EventData) -> None:
+        from supervisor.hooks import RenderFailed
+
+        try:
+            self._pending = self.hooks.render(self.settings)
+            self._render_errors = []
+        except RenderFailed as failure:
+            self._pending = []
+            self._render_errors = failure.errors
+        self.last_render_failed = bool(self._render_errors)
+
+    def render_succeeded(self, event: EventData) -> bool:
+        return not self._render_errors
+
+    def report_render_failure(self, event: EventData) -> None:
+        message = "; ".join(str(error) for error in self._render_errors)
+        kind = self._render_errors[0].kind if self._render_errors else "input"
+        if message != self._last_error:
+            keeping = "keeping the installed files" if self.desired else "nothing installed yet"
+            log.warning("Cannot render: %s (%s; waiting for the input to change)", message, keeping)
+        else:
+            log.debug("Render still failing: %s", message)
+        self._last_error = message
+        self._message = f"waiting: {message}"
+        self._error_kind = kind
+        self.observe(event)
+
+    # -- install ------------------------------------------------------------------
+
+    def compare_with_disk(self, event: EventData) -> None:
+        if self._last_error:
+            log.info("Inputs are usable again; rendered %d files", len(self._pending))
+            self._last_error = ""
+        self.desired = self._pending
+        self._plan = [self.comparer.state(desired) for desired in self.desired]
+        for state in self._plan:
+            if state.reason is None:
+                log.debug("%s is current (sha256 %s); not writing", state.desired.path, state.current_hash)
+
+    def disk_differs(self, event: EventData) -> bool:
+        return any(state.needs_action for state in self._plan)
+
+    def write_files(self, event: EventData) -> None:
+        written = []
+        failures = []
+        for state in self._plan:
+            desired = state.desired
+            if state.reason is not None:
+                try:
+                    install.write_atomic(desired.path, desired.encoded(), desired.mode)
+                except OSError as error:
+                    failures.append(f"cannot write {desired.path}: {error.strerror or error}")
+                    continue
+                self.comparer.remember(desired)
+                log.info(
+                    "Installed %s %s (%s; sha256 %s -> %s)",
+                    desired.label,
+                    desired.path,
+                    state.reason,
+                    state.current_hash or "none",
+                    desired.short_hash,
+                )
+                written.append(desired)
+            for stale in state.stale:
+                try:
+                    if install.remove_file(stale):
+                        log.info("Removed stale %s", stale)
+                except OSError as error:
+                    failures.append(f"cannot remove {stale}: {error.strerror or error}")
+        self._report_install(written, failures)
+        if written:
+            self.hooks.after_install(self.settings, written)
+
+    def _report_install(self, written: list[install.DesiredFile], failures: list[str]) -> None:
+        self.install_failed = bool(failures)
+        if failures:
+            message = "; ".join(failures)
+            if message != self._last_install_error:
+                log.error("Install failed: %s (the previous files stay in place; will retry)", message)
+            self._last_install_error = message
+            self._message = f"install failed: {message}"
+            self._error_kind = "install"
+            return
+        if self._last_install_error:
+            log.info("Install succeeded again after earlier failures")
+        self._last_install_error = ""
+        names = ", ".join(str(desired.path) for desired in written) or "stale files removed"
+        self._message = f"installed {names}"
+        self._error_kind = None
+
+    # -- shutdown -------------------------------------------------------------------
+
+    def remove_owned_files(self, event: EventData) -> None:
+        cleanup = bool(self.settings.cleanup_config_on_exit)
+        if cleanup:
+            for path in self.hooks.owned_paths(self.settings):
+                try:
+                    if install.remove_file(path):
+                        log.info("Removed %s", path)
+                except OSError as error:
+                    log.error("Cannot remove %s: %s", path, error.strerror or error)
+        self.hooks.teardown(self.settings, cleanup)
+        self._message = "owned files removed" if cleanup else "files left in place"
+
+    # -- observation ----------------------------------------------------------------
+
+    def observe(self, event: EventData) -> None:
+        """Pass the step to the observer hook with a status line."""
+        source = event.transition.source
+        dest = event.transition.dest or source
+        message = self._message_for(event.event.name, dest)
+        info = TransitionInfo(event.event.name, source, dest, message, self._error_kind)
+        self.hooks.observe_transition(info)
+        self._message = ""
+        self._error_kind = None
+
+    def _message_for(self, trigger: str, dest: str) -> str:
+        if self._message:
+            return self._message
+        if dest == "rendered":
+            return f"rendered {len(self._pending)} files"
+        if dest == "steady" and self.install_failed:
+            return f"retrying: {self._last_install_error}"
+        if dest == "steady" and trigger == "install":
+            return f"all {len(self.desired)} files current"
+        if dest == "steady":
+            return "files installed; watching for changes"
+        if dest == "draining":
+            return "stopping"
+        return dest
