@@ -70,7 +70,8 @@ class Hooks:
 
     def plugin_names(self) -> list[str]:
         """Return the names of the registered plugins."""
-        return sorted(name for name, _ in self._manager.list_name_plugin())
+        # Blocked plugins stay listed with ``None`` in place of the plugin.
+        return sorted(name for name, plugin in self._manager.list_name_plugin() if plugin is not None)
 
     def add_options(self, options: OptionRegistry) -> None:
         """Let every plugin declare its options."""
