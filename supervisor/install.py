@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,11 @@ TEMP_SUFFIX = ".multus-config-tmp"
 MAX_COMPARE_BYTES = 256 * 1024 * 1024
 #: Mode of directories the supervisor creates.
 DIRECTORY_MODE = 0o755
+
+#: A file changed less than this long ago is read again on every comparison,
+#: because the kernel updates file times from a coarse clock: a second
+#: same-size write within one tick would leave the times unchanged.
+TRUST_AFTER_NS = 100_000_000
 
 #: Returns whether the bytes on disk already equal the desired file.
 CompareFunction = Callable[[DesiredFile, bytes], bool]
@@ -143,14 +149,19 @@ class DiskComparer:
         current_hash = current_digest[:12]
         if not equal:
             return DiskState(desired, "content differs", stale, current_hash)
-        self._verified[desired.path] = (signature, content_hash)
+        self._trust(desired, info)
         return DiskState(desired, None, stale, current_hash)
 
     def remember(self, desired: DesiredFile) -> None:
-        """Record a file just written so the next render does not read it."""
+        """Record a file just written so the next render may skip reading it."""
         try:
-            info = os.lstat(desired.path)
+            self._trust(desired, os.lstat(desired.path))
         except OSError:
+            return
+
+    def _trust(self, desired: DesiredFile, info: os.stat_result) -> None:
+        if time.time_ns() - info.st_ctime_ns < TRUST_AFTER_NS:
+            self._verified.pop(desired.path, None)
             return
         signature = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
         self._verified[desired.path] = (signature, desired.sha256)

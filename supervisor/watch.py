@@ -64,14 +64,12 @@ class DirectoryWatcher:
             self.rearm()
 
     def rearm(self) -> None:
-        """Drop every watch and add them again for the wanted directories."""
-        for descriptor in list(self._descriptors):
-            try:
-                self._inotify.rm_watch(descriptor)
-            except OSError:
-                pass
-        self._descriptors.clear()
-        self._parents.clear()
+        """Bring the watches in line with the wanted directories.
+
+        Watches that are still wanted keep their descriptor, so events already
+        queued for them are not lost. A directory that does not exist is
+        replaced by a watch on its nearest existing parent.
+        """
         masks: dict[Path, int] = {}
         parents: set[Path] = set()
         for directory in self._wanted:
@@ -84,15 +82,22 @@ class DirectoryWatcher:
                 masks[target] = masks.get(target, 0) | PARENT_EVENTS
             else:
                 masks[target] = masks.get(target, 0) | DIRECTORY_EVENTS
+        descriptors: dict[int, Path] = {}
         for target, mask in masks.items():
             try:
                 descriptor = self._inotify.add_watch(target, mask)
             except OSError as error:
                 log.error("Cannot watch %s: %s", target, error.strerror or error)
                 continue
-            self._descriptors[descriptor] = target
-            if target in parents:
-                self._parents.add(descriptor)
+            descriptors[descriptor] = target
+        for descriptor in set(self._descriptors) - set(descriptors):
+            try:
+                self._inotify.rm_watch(descriptor)
+            except OSError:
+                # The kernel already dropped the watch of a deleted directory.
+                pass
+        self._descriptors = descriptors
+        self._parents = {wd for wd, target in descriptors.items() if target in parents}
 
     def read_changes(self) -> bool:
         """Consume pending events; return whether any input may have changed.
