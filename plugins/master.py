@@ -93,12 +93,23 @@ def select_master(settings: Settings) -> Master:
         except WaitForInput as error:
             if error.kind in ("version-mismatch", "missing-cni-version"):
                 raise
+            _warn_skipped(path, str(error))
             rejected.append(str(error))
     if rejected:
         msg = f"no usable {WHAT} in {directory}: " + "; ".join(rejected)
         raise WaitForInput(msg, path=directory, kind="no-usable-master")
     msg = f"{WHAT} not found: no *.conf or *.conflist file in {directory}"
     raise WaitForInput(msg, path=directory, kind="master-not-found")
+
+
+#: Last warning logged per skipped candidate, so each problem is logged once.
+_skipped: dict[Path, str] = {}
+
+
+def _warn_skipped(path: Path, reason: str) -> None:
+    if _skipped.get(path) != reason:
+        log.warning("Skipping candidate %s: %s", path, reason)
+        _skipped[path] = reason
 
 
 def pinned_path(settings: Settings) -> Path:

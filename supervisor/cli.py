@@ -6,16 +6,25 @@ ran Multus-CNI's ``thin_entrypoint`` only swaps the command.
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from supervisor import core_options, logs, statelog
 from supervisor.errors import UsageError
 from supervisor.hooks import Hooks, create_plugin_manager
+from supervisor.lock import InstanceLock, LockHeld
 from supervisor.notify import SystemdNotifier
 from supervisor.options import build_parser
 
+log = logging.getLogger(__name__)
+
 PROG = "multus-config"
+#: Exit status when another instance holds the lock.
+LOCK_ERROR = 1
+#: Exit status for invalid options, as argparse uses.
 USAGE_ERROR = 2
 
 
@@ -40,17 +49,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(args)
 
 
+def _blocked_plugins(args: Sequence[str]) -> list[str]:
+    """Return the ``--block-plugins`` names, needed before plugins are loaded."""
+    early = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    early.add_argument("--block-plugins", default="")
+    known, _ = early.parse_known_args(args)
+    return [name.strip() for name in known.block_plugins.split(",") if name.strip()]
+
+
 def run(args: Sequence[str]) -> int:
     """Parse the supervisor's options, validate them and run until stopped."""
     notifier = SystemdNotifier()
-    manager = create_plugin_manager(
-        internal=[
-            ("core-options", core_options),
-            ("state-log", statelog.StateLog()),
-            ("systemd-notify", notifier),
-        ]
-    )
-    hooks = Hooks(manager)
+    internal = [
+        ("core-options", core_options),
+        ("state-log", statelog.StateLog()),
+        ("systemd-notify", notifier),
+    ]
+    blocked = _blocked_plugins(args)
+    for name in blocked:
+        if name in dict(internal):
+            print(f"{PROG}: error: --block-plugins: {name!r} is part of the supervisor and cannot be blocked", file=sys.stderr)
+            return USAGE_ERROR
+    hooks = Hooks(create_plugin_manager(blocked=blocked, internal=internal))
     parser = build_parser(PROG, hooks.add_options)
     settings = parser.parse_args(args)
     try:
@@ -59,6 +79,16 @@ def run(args: Sequence[str]) -> int:
         parser.error(str(error))
     logs.configure(settings.log_level)
 
+    lock = InstanceLock(Path(settings.lock_file))
+    try:
+        lock.acquire()
+    except (LockHeld, OSError) as error:
+        log.error("Cannot start: %s", error)
+        return LOCK_ERROR
+
     from supervisor.loop import Supervisor
 
-    return Supervisor(hooks, settings, notifier).run()
+    try:
+        return Supervisor(hooks, settings, notifier).run()
+    finally:
+        lock.release()

@@ -41,6 +41,21 @@ def multus_config_add_options(options: OptionRegistry) -> None:
         ),
         section=SECTION,
     )
+    options.add_string(
+        "--lock-file",
+        default="/run/multus-config.lock",
+        help="file locked while the supervisor runs, so a second instance exits",
+        section=SECTION,
+    )
+    options.add_string(
+        "--block-plugins",
+        default="",
+        help=(
+            "comma-separated names of plugins not to load, in addition to those in "
+            "MULTUS_CONFIG_BLOCK_PLUGINS"
+        ),
+        section=SECTION,
+    )
     options.add_choice(
         "--log-level",
         choices=("debug", "info", "warning", "error"),

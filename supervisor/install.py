@@ -193,9 +193,7 @@ def write_atomic(path: Path, content: bytes, mode: int) -> None:
     """
     directory = path.parent
     ensure_directory(directory)
-    temporary = directory / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(temporary, flags, mode)
+    temporary, fd = _create_temporary(path, mode)
     try:
         try:
             # The mode given to open() is reduced by the umask.
@@ -212,6 +210,21 @@ def write_atomic(path: Path, content: bytes, mode: int) -> None:
         _unlink_quietly(temporary)
         raise
     fsync_directory(directory)
+
+
+def _create_temporary(path: Path, mode: int) -> tuple[Path, int]:
+    """Create a new temporary file beside *path*; never opens an existing name or a symlink."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    attempts_left = 8
+    while True:
+        temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        try:
+            return temporary, os.open(temporary, flags, mode)
+        except FileExistsError:
+            # Another process created the name, possibly as a symlink, so take another.
+            attempts_left -= 1
+            if attempts_left == 0:
+                raise
 
 
 def remove_file(path: Path) -> bool:

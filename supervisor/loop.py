@@ -123,6 +123,10 @@ class Supervisor:
         else:
             self._retry.stop()
             self._retry_delay = RETRY_FIRST
+        held_back_until = self.lifecycle.throttle.next_due()
+        if held_back_until is not None:
+            due = self._retry.due
+            self._retry.due = held_back_until if due is None else min(due, held_back_until)
 
     def _reload(self) -> None:
         log.info("SIGHUP received; rendering every file again")
@@ -180,12 +184,14 @@ class Supervisor:
         return self._stop(selector, wakeup)
 
     def _handle_signals(self) -> int | None:
-        while self._signals:
-            signum = self._signals.pop(0)
+        """Act on recorded signals: return a stop signal, or reload once for any SIGHUPs."""
+        pending, self._signals[:] = list(self._signals), []
+        for signum in pending:
             if signum in _STOP_SIGNALS:
                 return signum
-            if signum == signal.SIGHUP:
-                self._reload()
+        if signal.SIGHUP in pending:
+            # Several SIGHUPs that arrived together need one reload only.
+            self._reload()
         return None
 
     def _run_due_work(self) -> None:

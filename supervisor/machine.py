@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from transitions import EventData, Machine
 
 from supervisor import install
+from supervisor.throttle import RepairThrottle
 
 if TYPE_CHECKING:
     from supervisor.hooks import Hooks
@@ -129,6 +130,10 @@ class Lifecycle:
         self.install_failed = False
         #: Whether the last render raised an error in some renderer.
         self.last_render_failed = False
+        #: Delays repairs of files another writer keeps changing.
+        self.throttle = RepairThrottle()
+        #: SHA-256 of the content last installed, per path.
+        self._installed: dict[install.Path, str] = {}
         self._pending: list[install.DesiredFile] = []
         self._render_errors: list[Any] = []
         self._plan: list[install.DiskState] = []
@@ -177,23 +182,34 @@ class Lifecycle:
         self._plan = [self.comparer.state(desired) for desired in self.desired]
         for state in self._plan:
             if state.reason is None:
+                self.throttle.record_current(state.desired.path)
                 log.debug("%s is current (sha256 %s); not writing", state.desired.path, state.current_hash)
 
     def disk_differs(self, event: EventData) -> bool:
         return any(state.needs_action for state in self._plan)
 
     def write_files(self, event: EventData) -> None:
-        written = []
-        failures = []
+        written: list[install.DesiredFile] = []
+        held: list[install.DesiredFile] = []
+        failures: list[str] = []
         for state in self._plan:
             desired = state.desired
-            if state.reason is not None:
+            # A repair restores content this process installed before, so
+            # another writer changed the file; new content is never held back.
+            repair = self._installed.get(desired.path) == desired.sha256
+            if state.reason is not None and repair and not self.throttle.allow(desired.path):
+                log.debug("Holding back the repair of %s (%s)", desired.path, state.reason)
+                held.append(desired)
+            elif state.reason is not None:
+                if repair:
+                    self.throttle.record_repair(desired.path)
                 try:
                     install.write_atomic(desired.path, desired.encoded(), desired.mode)
                 except OSError as error:
                     failures.append(f"cannot write {desired.path}: {error.strerror or error}")
                     continue
                 self.comparer.remember(desired)
+                self._installed[desired.path] = desired.sha256
                 log.info(
                     "Installed %s %s (%s; sha256 %s -> %s)",
                     desired.label,
@@ -209,11 +225,13 @@ class Lifecycle:
                         log.info("Removed stale %s", stale)
                 except OSError as error:
                     failures.append(f"cannot remove {stale}: {error.strerror or error}")
-        self._report_install(written, failures)
+        self._report_install(written, held, failures)
         if written:
             self.hooks.after_install(self.settings, written)
 
-    def _report_install(self, written: list[install.DesiredFile], failures: list[str]) -> None:
+    def _report_install(
+        self, written: list[install.DesiredFile], held: list[install.DesiredFile], failures: list[str]
+    ) -> None:
         self.install_failed = bool(failures)
         if failures:
             message = "; ".join(failures)
@@ -226,8 +244,12 @@ class Lifecycle:
         if self._last_install_error:
             log.info("Install succeeded again after earlier failures")
         self._last_install_error = ""
-        names = ", ".join(str(desired.path) for desired in written) or "stale files removed"
-        self._message = f"installed {names}"
+        parts = []
+        if written:
+            parts.append("installed " + ", ".join(str(desired.path) for desired in written))
+        if held:
+            parts.append("repair held back for " + ", ".join(str(desired.path) for desired in held) + " (another writer keeps changing it)")
+        self._message = "; ".join(parts) or "removed stale files"
         self._error_kind = None
 
     # -- shutdown -------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -21,9 +21,14 @@ def start_supervisor(tmp_path: Path) -> Iterator[Callable[..., SupervisorProcess
     """Start supervisors; any still running at the end of the test is killed."""
     started: list[SupervisorProcess] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, umask: int | None = None) -> SupervisorProcess:
+    def start(
+        *args: str,
+        env: dict[str, str] | None = None,
+        umask: int | None = None,
+        wrapper: Sequence[str] = (),
+    ) -> SupervisorProcess:
         log_path = tmp_path / f"supervisor-{len(started)}.log"
-        process = SupervisorProcess.start(args, log_path, env=env, umask=umask)
+        process = SupervisorProcess.start(args, log_path, env=env, umask=umask, wrapper=wrapper)
         started.append(process)
         return process
 
