@@ -105,6 +105,7 @@ def multus_config_render(settings: Settings) -> list[DesiredFile]:
         mode=0o600,
         # The entrypoint's fixed temporary name is replaced as well.
         replaces=(path.with_name(path.name + ".new"),),
+        root=conf_dir(settings),
         label="kubeconfig",
     )
     return [desired]

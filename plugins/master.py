@@ -86,17 +86,22 @@ def select_master(settings: Settings) -> Master:
     if settings.multus_master_cni_file_name:
         return load_master(pinned_path(settings), settings)
 
-    rejected = []
+    rejected: list[tuple[Path, str]] = []
     for path in candidate_paths(directory, settings.rename_conf_file):
         try:
-            return load_master(path, settings)
+            chosen = load_master(path, settings)
         except WaitForInput as error:
             if error.kind in ("version-mismatch", "missing-cni-version"):
                 raise
-            _warn_skipped(path, str(error))
-            rejected.append(str(error))
+            rejected.append((path, str(error)))
+            continue
+        # When no candidate is usable, the render error lists them all, so
+        # the skipped ones get their own warning only here.
+        for skipped, reason in rejected:
+            _warn_skipped(skipped, reason)
+        return chosen
     if rejected:
-        msg = f"no usable {WHAT} in {directory}: " + "; ".join(rejected)
+        msg = f"no usable {WHAT} in {directory}: " + "; ".join(reason for _, reason in rejected)
         raise WaitForInput(msg, path=directory, kind="no-usable-master")
     msg = f"{WHAT} not found: no *.conf or *.conflist file in {directory}"
     raise WaitForInput(msg, path=directory, kind="master-not-found")

@@ -67,6 +67,25 @@ def build_document(settings: Settings, primary: master.Master) -> tuple[dict[str
     return document, False
 
 
+def readiness_paths(settings: Settings) -> list[Path]:
+    """Return where the readiness indicator file may be seen from this process.
+
+    The flag holds the path as the multus plugin on the host sees it. In a
+    container the host's CNI config directory is mounted elsewhere: its host
+    path is the directory of ``--multus-kubeconfig-file-host`` minus
+    ``multus.d``, and its path here is ``--cni-conf-dir``. An indicator under
+    that host directory is therefore also looked for under ``--cni-conf-dir``.
+    """
+    if not settings.readiness_indicator_file:
+        return []
+    given = Path(settings.readiness_indicator_file)
+    paths = [given]
+    host_conf_dir = Path(settings.multus_kubeconfig_file_host).parent.parent
+    if given.is_relative_to(host_conf_dir) and host_conf_dir != conf_dir(settings):
+        paths.append(conf_dir(settings) / given.relative_to(host_conf_dir))
+    return paths
+
+
 class MultusConfigPlugin:
     """Renders the multus config and, with ``--rename-conf-file``, renames the primary."""
 
@@ -84,18 +103,18 @@ class MultusConfigPlugin:
         pinned = settings.multus_master_cni_file_name
         if pinned and os.path.isabs(pinned):
             paths.append(Path(pinned).parent)
-        if settings.readiness_indicator_file:
-            paths.append(Path(settings.readiness_indicator_file).parent)
+        paths.extend(path.parent for path in readiness_paths(settings))
         return paths
 
     @hookimpl
     def multus_config_render(self, settings: Settings) -> list[DesiredFile]:
         if settings.multus_conf_file != AUTO:
             return []
-        indicator = settings.readiness_indicator_file
-        if indicator and not os.path.exists(indicator):
-            msg = f"waiting for readiness indicator file {indicator} (set by --readiness-indicator-file)"
-            raise WaitForInput(msg, path=Path(indicator), kind="not-ready")
+        indicators = readiness_paths(settings)
+        if indicators and not any(os.path.exists(path) for path in indicators):
+            shown = " or ".join(str(path) for path in indicators)
+            msg = f"waiting for readiness indicator file {shown} (set by --readiness-indicator-file)"
+            raise WaitForInput(msg, path=indicators[0], kind="not-ready")
         primary = master.select_master(settings)
         if primary.path != self.primary_path:
             log.info("Using primary CNI config %s (cniVersion %s)", primary.path, primary.cni_version)

@@ -31,6 +31,10 @@ class DesiredFile:
     #: Files removed after this one is installed, such as a stale sibling
     #: with another extension that the container runtime would load first.
     replaces: tuple[Path, ...] = ()
+    #: Configured directory the file belongs under. The install is rejected
+    #: when the file's directory resolves outside it, such as through a
+    #: symlink planted in place of a subdirectory.
+    root: Path | None = None
     #: Short description for logs ("multus config", "kubeconfig").
     label: str = "file"
     #: A file to copy instead of ``content``, read only when installing, so

@@ -185,41 +185,64 @@ def ensure_directory(directory: Path) -> None:
         log.info("Created directory %s", path)
 
 
-def write_atomic(path: Path, content: bytes, mode: int) -> None:
+def write_atomic(path: Path, content: bytes, mode: int, root: Path | None = None) -> None:
     """Replace *path* with *content* and *mode* so readers never see a partial file.
 
+    Every step works relative to one open descriptor of the directory, so a
+    directory swapped for a symlink halfway through cannot redirect the write.
+
+    :param root: the configured directory the file belongs under; the write
+        is rejected when the file's directory resolves outside it, for
+        example through a planted symlink.
     :raises OSError: when the directory cannot be written; the old file, if
         any, is then left as it was and no temporary file remains.
     """
     directory = path.parent
     ensure_directory(directory)
-    temporary, fd = _create_temporary(path, mode)
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
+        if root is not None:
+            _check_inside(dir_fd, directory, root)
+        temporary, fd = _create_temporary(dir_fd, path.name, mode)
         try:
-            # The mode given to open() is reduced by the umask.
-            os.fchmod(fd, mode)
-            view = memoryview(content)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(temporary, path)
-    except BaseException:
-        _unlink_quietly(temporary)
-        raise
-    fsync_directory(directory)
+            try:
+                # The mode given to open() is reduced by the umask.
+                os.fchmod(fd, mode)
+                view = memoryview(content)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(temporary, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            try:
+                os.unlink(temporary, dir_fd=dir_fd)
+            except OSError:
+                pass
+            raise
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
-def _create_temporary(path: Path, mode: int) -> tuple[Path, int]:
-    """Create a new temporary file beside *path*; never opens an existing name or a symlink."""
+def _check_inside(dir_fd: int, directory: Path, root: Path) -> None:
+    resolved = os.readlink(f"/proc/self/fd/{dir_fd}")
+    allowed = os.path.realpath(root)
+    if resolved != allowed and not resolved.startswith(allowed.rstrip("/") + "/"):
+        msg = f"{directory} resolves to {resolved}, outside {allowed}; not writing through it"
+        raise OSError(errno.EPERM, msg)
+
+
+def _create_temporary(dir_fd: int, name: str, mode: int) -> tuple[str, int]:
+    """Create a new temporary file for *name*; never opens an existing name or a symlink."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     attempts_left = 8
     while True:
-        temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        temporary = f".{name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
         try:
-            return temporary, os.open(temporary, flags, mode)
+            return temporary, os.open(temporary, flags, mode, dir_fd=dir_fd)
         except FileExistsError:
             # Another process created the name, possibly as a symlink, so take another.
             attempts_left -= 1

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
 
-from supervisor import install
+from supervisor import install, logs
 from supervisor.throttle import RepairThrottle
 
 if TYPE_CHECKING:
@@ -139,6 +139,7 @@ class Lifecycle:
         self._plan: list[install.DiskState] = []
         self._last_error = ""
         self._last_install_error = ""
+        self._failed_path: install.Path | None = None
         self._message = ""
         self._error_kind: str | None = None
         self.machine = build_machine(self)
@@ -164,7 +165,9 @@ class Lifecycle:
         kind = self._render_errors[0].kind if self._render_errors else "input"
         if message != self._last_error:
             keeping = "keeping the installed files" if self.desired else "nothing installed yet"
-            log.warning("Cannot render: %s (%s; waiting for the input to change)", message, keeping)
+            first = self._render_errors[0] if self._render_errors else None
+            extra = logs.fields(path=getattr(first, "path", None), error_kind=kind)
+            log.warning("Cannot render: %s (%s; waiting for the input to change)", message, keeping, extra=extra)
         else:
             log.debug("Render still failing: %s", message)
         self._last_error = message
@@ -189,6 +192,7 @@ class Lifecycle:
         return any(state.needs_action for state in self._plan)
 
     def write_files(self, event: EventData) -> None:
+        self._failed_path: install.Path | None = None
         written: list[install.DesiredFile] = []
         held: list[install.DesiredFile] = []
         failures: list[str] = []
@@ -204,9 +208,10 @@ class Lifecycle:
                 if repair:
                     self.throttle.record_repair(desired.path)
                 try:
-                    install.write_atomic(desired.path, desired.encoded(), desired.mode)
+                    install.write_atomic(desired.path, desired.encoded(), desired.mode, desired.root)
                 except OSError as error:
                     failures.append(f"cannot write {desired.path}: {error.strerror or error}")
+                    self._failed_path = desired.path
                     continue
                 self.comparer.remember(desired)
                 self._installed[desired.path] = desired.sha256
@@ -217,6 +222,7 @@ class Lifecycle:
                     state.reason,
                     state.current_hash or "none",
                     desired.short_hash,
+                    extra=logs.fields(path=desired.path, sha256=desired.sha256),
                 )
                 written.append(desired)
             for stale in state.stale:
@@ -236,7 +242,8 @@ class Lifecycle:
         if failures:
             message = "; ".join(failures)
             if message != self._last_install_error:
-                log.error("Install failed: %s (the previous files stay in place; will retry)", message)
+                extra = logs.fields(path=self._failed_path, error_kind="install")
+                log.error("Install failed: %s (the previous files stay in place; will retry)", message, extra=extra)
             self._last_install_error = message
             self._message = f"install failed: {message}"
             self._error_kind = "install"

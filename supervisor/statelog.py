@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from supervisor import logs
 from supervisor.machine import TransitionInfo
 from supervisor.markers import hookimpl
 
@@ -23,6 +24,7 @@ class StateLog:
 
     @hookimpl
     def multus_config_observe_transition(self, transition: TransitionInfo) -> None:
+        logs.STATE_FIELD.state = transition.dest
         if transition.source == transition.dest:
             return
         routine = self._reached_steady and (
@@ -31,4 +33,5 @@ class StateLog:
         if transition.dest == "steady":
             self._reached_steady = True
         level = logging.DEBUG if routine else logging.INFO
-        log.log(level, "State %s -> %s: %s", transition.source, transition.dest, transition.message)
+        extra = logs.fields(error_kind=transition.error_kind)
+        log.log(level, "State %s -> %s: %s", transition.source, transition.dest, transition.message, extra=extra)

@@ -214,7 +214,7 @@ STEADY_MARK = "-> steady:"
 
 
 def create_case_node(root: Path) -> Node:
-    """Create a node whose service account holds the common token and CA."""
+    """Create a node whose service account contains the common token and CA."""
     account = COMMON / "sa"
     return Node.create(root, token=(account / "token").read_text(), ca=(account / "ca.crt").read_bytes())
 
@@ -281,9 +281,9 @@ class Observation:
 
 
 class FilePoller:
-    """Reads files every *interval* seconds in a background thread and records every read.
+    """A background thread that reads files every *interval* seconds and records every read.
 
-    Use it as a context manager; set :attr:`phase` to label the reads that follow.
+    Use it as a context manager. Set :attr:`phase` to label the reads that follow.
     """
 
     def __init__(self, paths: Iterable[Path], interval: float = 0.02) -> None:
@@ -330,14 +330,14 @@ class DirectoryEvent:
     """One inotify event in a watched directory."""
 
     directory: Path
-    #: Name of the entry inside *directory*; empty for an event on the directory itself.
+    #: Name of the entry inside *directory*, or empty for an event on the directory itself.
     name: str
     #: Names of the inotify flags, such as ``{"CREATE"}`` or ``{"DELETE", "ISDIR"}``.
     flags: frozenset[str]
 
 
 class DirectoryEvents:
-    """Records, through inotify, every entry created, written, renamed or removed in directories.
+    """A recorder of inotify events for entries created, written, renamed or removed in directories.
 
     Reads by anyone cause no events, because only changes are requested.
     Events queue in the kernel until :meth:`read` collects them.

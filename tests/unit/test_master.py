@@ -119,3 +119,21 @@ def test_capabilities_later_plugin_wins(tmp_path):
 )
 def test_version_threshold(version, expected):
     assert master.is_version_1_or_later(version) is expected
+
+
+def test_readiness_host_path_mapped(tmp_path, parse):
+    from plugins.multus_conf import readiness_paths
+
+    settings = parse(
+        *flags(tmp_path),
+        "--multus-kubeconfig-file-host=/etc/cni/net.d/multus.d/multus.kubeconfig",
+        "--readiness-indicator-file=/etc/cni/net.d/05-cilium.conflist",
+    )
+    assert readiness_paths(settings) == [Path("/etc/cni/net.d/05-cilium.conflist"), tmp_path / "05-cilium.conflist"]
+
+
+def test_readiness_other_path_unmapped(tmp_path, parse):
+    from plugins.multus_conf import readiness_paths
+
+    settings = parse(*flags(tmp_path), "--readiness-indicator-file=/run/ready")
+    assert readiness_paths(settings) == [Path("/run/ready")]
