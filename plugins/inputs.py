@@ -13,6 +13,8 @@ from supervisor import WaitForInput
 
 #: Largest CNI config read; real configs are a few kilobytes.
 MAX_CONFIG_BYTES = 1024 * 1024
+#: Deepest nesting of objects and arrays accepted; real configs use under 10.
+MAX_DEPTH = 128
 
 
 def read_file(path: Path, what: str, limit: int = MAX_CONFIG_BYTES) -> bytes:
@@ -54,6 +56,14 @@ def _unreadable(path: Path, what: str, error: OSError) -> WaitForInput:
     return WaitForInput(f"cannot read {what} {path}: {reason}", path=path, kind="unreadable")
 
 
+def _parse_finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        msg = f"number {text} is out of range"
+        raise ValueError(msg)
+    return value
+
+
 def _reject_constant(name: str) -> Any:
     msg = f"{name} is not valid JSON"
     raise ValueError(msg)
@@ -76,7 +86,7 @@ def parse_json_object(data: bytes, path: Path, what: str) -> dict[str, Any]:
         msg = f"{what} {path} is not valid UTF-8 (byte {error.start})"
         raise WaitForInput(msg, path=path, kind="invalid-utf8") from None
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        document = json.loads(text, parse_constant=_reject_constant, parse_float=_parse_finite_float)
     except json.JSONDecodeError as error:
         msg = f"{what} {path} is invalid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         raise WaitForInput(msg, path=path, kind="invalid-json") from None
@@ -85,10 +95,30 @@ def parse_json_object(data: bytes, path: Path, what: str) -> dict[str, Any]:
     except RecursionError:
         msg = f"{what} {path} is nested too deeply to be a CNI config"
         raise WaitForInput(msg, path=path, kind="invalid-json") from None
+    if nesting_depth(document) > MAX_DEPTH:
+        msg = f"{what} {path} is nested too deeply (more than {MAX_DEPTH} levels) to be a CNI config"
+        raise WaitForInput(msg, path=path, kind="invalid-json")
     if not isinstance(document, dict):
         msg = f"{what} {path} must contain a JSON object, not a {json_type(document)}"
         raise WaitForInput(msg, path=path, kind="invalid-json") from None
     return document
+
+
+def nesting_depth(value: Any) -> int:
+    """Return how deeply objects and arrays nest in *value*, without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def json_type(value: Any) -> str:

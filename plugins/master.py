@@ -71,8 +71,8 @@ def candidate_paths(directory: Path, include_renamed: bool) -> list[Path]:
                 continue
         if not effective.endswith(EXTENSIONS) or effective.startswith(OWN_PREFIX):
             continue
-        if os.path.isdir(directory / name):
-            continue
+        # Directories and other special files stay candidates, so that reading
+        # them fails with a warning that names them.
         by_key[os.fsencode(effective)] = name
     return [directory / by_key[key] for key in sorted(by_key)]
 

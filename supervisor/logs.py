@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from typing import Any
 
@@ -29,6 +30,20 @@ class StateField(logging.Filter):
 
 #: The filter on the supervisor's log handler; observers update its state.
 STATE_FIELD = StateField()
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ControlCharacterEscape(logging.Filter):
+    """Escapes control characters in messages, so a file name with a newline
+    cannot forge a log line of its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _CONTROL.search(message):
+            record.msg = _CONTROL.sub(lambda match: repr(match.group())[1:-1], message)
+            record.args = ()
+        return True
 
 
 def fields(path: object = None, sha256: str | None = None, error_kind: str | None = None) -> dict[str, Any]:
@@ -66,6 +81,7 @@ def configure(level: str) -> None:
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
+    handler.addFilter(ControlCharacterEscape())
     handler.addFilter(STATE_FIELD)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -27,6 +27,9 @@ DATA = Path(__file__).parent / "data"
 #: Upper bound for waiting on the supervisor. Tests never assert on elapsed
 #: time; this only keeps a broken build from hanging the run.
 WAIT_SECONDS = 15.0
+#: Default service-account token: distinctive, so that a test can prove it
+#: never reaches a log line.
+MARKER_TOKEN = "marker-token-7Qz9-never-logged"
 KUBERNETES_ENV = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "6443"}
 
 
@@ -67,7 +70,7 @@ class Node:
     sa: Path
 
     @classmethod
-    def create(cls, root: Path, token: str = "TOKEN", ca: bytes | None = None) -> Node:
+    def create(cls, root: Path, token: str = MARKER_TOKEN, ca: bytes | None = None) -> Node:
         conf = root / "etc/cni/net.d"
         bin_dir = root / "opt/cni/bin"
         sa = root / "sa"
@@ -102,6 +105,27 @@ class Node:
     @property
     def kubeconfig(self) -> Path:
         return self.conf / "multus.d" / "multus.kubeconfig"
+
+
+def secrets_in(args: Sequence[str]) -> list[str]:
+    """Return the token and CA lines of the service account named in *args*.
+
+    Only values long enough to be told apart from ordinary log words count.
+    """
+    directory = None
+    for arg in args:
+        if arg.startswith("--service-account-dir="):
+            directory = Path(arg.split("=", 1)[1])
+    if directory is None:
+        return []
+    found = []
+    token = read_or_none(directory / "token")
+    if token is not None:
+        found.append(token.decode(errors="replace").strip())
+    ca = read_or_none(directory / "ca.crt")
+    if ca is not None:
+        found.extend(line for line in ca.decode(errors="replace").splitlines() if "CERTIFICATE" not in line)
+    return [value for value in found if len(value) >= 12]
 
 
 @dataclass

@@ -177,6 +177,12 @@ def supervisor_environment(extra: dict[str, str]) -> dict[str, str]:
     return environment
 
 
+@pytest.fixture
+def node(tmp_path: Path) -> Node:
+    # The recorded kubeconfigs embed a token file holding the five bytes TOKEN.
+    return Node.create(tmp_path / "node", token="TOKEN")
+
+
 @pytest.fixture(autouse=True)
 def _no_inherited_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
     # Only the cases that set KUBERNETES_SERVICE_PROTOCOL may have it.

@@ -9,7 +9,7 @@ import os
 import signal
 from pathlib import Path
 
-from tests.support import DATA, DirectoryEvents, Node, atomic_write, wait_until
+from tests.support import DATA, MARKER_TOKEN, DirectoryEvents, Node, atomic_write, wait_until
 
 CALICO = (DATA / "calico.conflist").read_text()
 TEMP_SUFFIX = ".multus-config-tmp"
@@ -83,7 +83,7 @@ def test_sighup_burst(node, start_supervisor):
     supervisor = start_steady(node, start_supervisor)
     multus_conf = node.multus_conf.read_bytes()
     kubeconfig = node.kubeconfig.read_text()
-    assert '"TOKEN"' in kubeconfig
+    assert f'"{MARKER_TOKEN}"' in kubeconfig
 
     # A token change halfway through the burst makes the reloads install files.
     for index in range(BURST_SIGNALS):
@@ -91,7 +91,7 @@ def test_sighup_burst(node, start_supervisor):
             atomic_write(node.sa / "token", "ROTATED")
         os.kill(supervisor.process.pid, signal.SIGHUP)
     assert supervisor.wait_log(RELOAD_LOG), supervisor.log()
-    expected_kubeconfig = kubeconfig.replace('"TOKEN"', '"ROTATED"')
+    expected_kubeconfig = kubeconfig.replace(f'"{MARKER_TOKEN}"', '"ROTATED"')
     assert wait_until(lambda: node.kubeconfig.read_text() == expected_kubeconfig), node.kubeconfig.read_text()
     assert supervisor.running()
 
