@@ -56,6 +56,18 @@ def _unreadable(path: Path, what: str, error: OSError) -> WaitForInput:
     return WaitForInput(f"cannot read {what} {path}: {reason}", path=path, kind="unreadable")
 
 
+#: Go's decoder reads every number as a float64; larger magnitudes are errors.
+_FLOAT64_MAX = 1.7976931348623157e308
+
+
+def _parse_bounded_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > _FLOAT64_MAX:
+        msg = f"number {text[:20]}... is out of range"
+        raise ValueError(msg)
+    return value
+
+
 def _parse_finite_float(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):
@@ -86,7 +98,7 @@ def parse_json_object(data: bytes, path: Path, what: str) -> dict[str, Any]:
         msg = f"{what} {path} is not valid UTF-8 (byte {error.start})"
         raise WaitForInput(msg, path=path, kind="invalid-utf8") from None
     try:
-        document = json.loads(text, parse_constant=_reject_constant, parse_float=_parse_finite_float)
+        document = json.loads(text, parse_constant=_reject_constant, parse_float=_parse_finite_float, parse_int=_parse_bounded_int)
     except json.JSONDecodeError as error:
         msg = f"{what} {path} is invalid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         raise WaitForInput(msg, path=path, kind="invalid-json") from None
@@ -99,7 +111,9 @@ def parse_json_object(data: bytes, path: Path, what: str) -> dict[str, Any]:
         msg = f"{what} {path} is nested too deeply (more than {MAX_DEPTH} levels) to be a CNI config"
         raise WaitForInput(msg, path=path, kind="invalid-json")
     if not isinstance(document, dict):
-        msg = f"{what} {path} must contain a JSON object, not a {json_type(document)}"
+        found = json_type(document)
+        article = "an" if found[0] in "aeiou" else "a"
+        msg = f"{what} {path} must contain a JSON object, not {article} {found}"
         raise WaitForInput(msg, path=path, kind="invalid-json") from None
     return document
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from supervisor import DesiredFile, Settings, WaitForInput, hookimpl
 
@@ -106,9 +108,34 @@ def multus_config_render(settings: Settings) -> list[DesiredFile]:
         # The entrypoint's fixed temporary name is replaced as well.
         replaces=(path.with_name(path.name + ".new"),),
         root=conf_dir(settings),
+        sensitive=True,
         label="kubeconfig",
     )
     return [desired]
+
+
+def token_expiry(token: str) -> datetime | None:
+    """Return the expiry time of a JWT bearer token from its ``exp`` claim, if it has one."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+        expiry = claims["exp"]
+        return datetime.fromtimestamp(int(expiry), tz=timezone.utc)
+    except (ValueError, TypeError, KeyError, OverflowError, OSError):
+        return None
+
+
+@hookimpl
+def multus_config_describe(settings: Settings) -> dict[str, Any]:
+    try:
+        token = read_token(Path(settings.service_account_dir) / "token")
+    except WaitForInput:
+        return {"token_expiry": None}
+    expiry = token_expiry(token)
+    return {"token_expiry": expiry.isoformat() if expiry else None}
 
 
 @hookimpl

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ class Master:
     cni_version: str
     #: Capabilities of the primary config, for the multus plugin.
     capabilities: dict[str, bool]
+    #: Why this file was chosen, for the status report.
+    reason: str = ""
 
 
 # -- selection -----------------------------------------------------------------------
@@ -84,7 +86,8 @@ def select_master(settings: Settings) -> Master:
     """
     directory = Path(settings.multus_autoconfig_dir)
     if settings.multus_master_cni_file_name:
-        return load_master(pinned_path(settings), settings)
+        pinned = load_master(pinned_path(settings), settings)
+        return replace(pinned, reason="pinned by --multus-master-cni-file-name")
 
     rejected: list[tuple[Path, str]] = []
     for path in candidate_paths(directory, settings.rename_conf_file):
@@ -99,7 +102,10 @@ def select_master(settings: Settings) -> Master:
         # the skipped ones get their own warning only here.
         for skipped, reason in rejected:
             _warn_skipped(skipped, reason)
-        return chosen
+        why = f"first usable *.conf or *.conflist file in {directory} by name"
+        if rejected:
+            why += "; skipped " + ", ".join(skipped.name for skipped, _ in rejected)
+        return replace(chosen, reason=why)
     if rejected:
         msg = f"no usable {WHAT} in {directory}: " + "; ".join(reason for _, reason in rejected)
         raise WaitForInput(msg, path=directory, kind="no-usable-master")

@@ -92,6 +92,8 @@ class MultusConfigPlugin:
     def __init__(self) -> None:
         #: Primary config used by the last successful render.
         self.primary_path: Path | None = None
+        #: Why that file was chosen.
+        self.primary_reason = ""
         #: Primary configs renamed to ``.old`` by this process: new path -> original.
         self.renamed: dict[Path, Path] = {}
 
@@ -117,8 +119,9 @@ class MultusConfigPlugin:
             raise WaitForInput(msg, path=indicators[0], kind="not-ready")
         primary = master.select_master(settings)
         if primary.path != self.primary_path:
-            log.info("Using primary CNI config %s (cniVersion %s)", primary.path, primary.cni_version)
+            log.info("Using primary CNI config %s (cniVersion %s; %s)", primary.path, primary.cni_version, primary.reason)
             self.primary_path = primary.path
+        self.primary_reason = primary.reason
         document, is_list = build_document(settings, primary)
         directory = conf_dir(settings)
         own, other = (CONFLIST_NAME, CONF_NAME) if is_list else (CONF_NAME, CONFLIST_NAME)
@@ -155,6 +158,15 @@ class MultusConfigPlugin:
         self.renamed[renamed] = path
         self.primary_path = renamed
         log.info("Renamed primary CNI config %s to %s", path, renamed)
+
+    @hookimpl
+    def multus_config_describe(self, settings: Settings) -> dict[str, Any]:
+        if settings.multus_conf_file != AUTO:
+            return {"multus_config_source": settings.multus_conf_file}
+        return {
+            "primary_config": str(self.primary_path) if self.primary_path else None,
+            "primary_config_reason": self.primary_reason or None,
+        }
 
     @hookimpl
     def multus_config_owned_paths(self, settings: Settings) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Command-line entry point: ``multus-config [run] [OPTIONS]``, ``diagram`` and ``demo``.
+"""Command-line entry point: ``multus-config [run|render|status] [OPTIONS]``, ``diagram``, ``demo``.
 
 Without a command name the options are those of ``run``, so a DaemonSet that
 ran Multus-CNI's ``thin_entrypoint`` only swaps the command.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from supervisor import core_options, logs, statelog
@@ -17,6 +17,7 @@ from supervisor.errors import UsageError
 from supervisor.hooks import Hooks, create_plugin_manager
 from supervisor.lock import InstanceLock, LockHeld
 from supervisor.notify import SystemdNotifier
+from supervisor.statefile import StateFile
 from supervisor.options import build_parser
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from supervisor.demo import run_demo
 
         return run_demo(args)
-    if command != "run":
-        print(f"{PROG}: error: unknown command {command!r} (expected run, diagram or demo)", file=sys.stderr)
-        return USAGE_ERROR
-    return run(args)
+    if command in ("run", "render", "status"):
+        return COMMANDS[command](args)
+    print(f"{PROG}: error: unknown command {command!r} (expected run, render, status, diagram or demo)", file=sys.stderr)
+    return USAGE_ERROR
 
 
 def _blocked_plugins(args: Sequence[str]) -> list[str]:
@@ -57,26 +58,35 @@ def _blocked_plugins(args: Sequence[str]) -> list[str]:
     return [name.strip() for name in known.block_plugins.split(",") if name.strip()]
 
 
-def run(args: Sequence[str]) -> int:
-    """Parse the supervisor's options, validate them and run until stopped."""
-    notifier = SystemdNotifier()
-    internal = [
-        ("core-options", core_options),
-        ("state-log", statelog.StateLog()),
-        ("systemd-notify", notifier),
-    ]
+def _load(
+    prog: str, args: Sequence[str], internal: list[tuple[str, object]], extra: Callable[[argparse.ArgumentParser], None] | None = None
+) -> tuple[Hooks, argparse.Namespace] | int:
+    """Load plugins, parse and validate *args*; return an exit status on a usage error."""
+    internal = [("core-options", core_options), *internal]
     blocked = _blocked_plugins(args)
     for name in blocked:
         if name in dict(internal):
-            print(f"{PROG}: error: --block-plugins: {name!r} is part of the supervisor and cannot be blocked", file=sys.stderr)
+            print(f"{prog}: error: --block-plugins: {name!r} is part of the supervisor and cannot be blocked", file=sys.stderr)
             return USAGE_ERROR
     hooks = Hooks(create_plugin_manager(blocked=blocked, internal=internal))
-    parser = build_parser(PROG, hooks.add_options)
+    parser = build_parser(prog, hooks.add_options)
+    if extra is not None:
+        extra(parser)
     settings = parser.parse_args(args)
     try:
         hooks.validate_settings(settings)
     except UsageError as error:
         parser.error(str(error))
+    return hooks, settings
+
+
+def run(args: Sequence[str]) -> int:
+    """Parse the supervisor's options, validate them and run until stopped."""
+    notifier = SystemdNotifier()
+    loaded = _load(PROG, args, [("state-log", statelog.StateLog()), ("systemd-notify", notifier)])
+    if isinstance(loaded, int):
+        return loaded
+    hooks, settings = loaded
     logs.configure(settings.log_level)
 
     lock = InstanceLock(Path(settings.lock_file))
@@ -88,7 +98,50 @@ def run(args: Sequence[str]) -> int:
 
     from supervisor.loop import Supervisor
 
+    supervisor = Supervisor(hooks, settings, notifier)
+    state_file = None
+    if settings.state_file:
+        state_file = StateFile(Path(settings.state_file), hooks, settings)
+        state_file.lifecycle = supervisor.lifecycle
+        hooks.register(state_file, "state-file")
     try:
-        return Supervisor(hooks, settings, notifier).run()
+        return supervisor.run()
     finally:
+        if state_file is not None:
+            state_file.remove()
         lock.release()
+
+
+def render(args: Sequence[str]) -> int:
+    """``multus-config render``: print what would change on disk; write nothing."""
+
+    def add(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--show-secrets", action="store_true", help="also print files that hold a secret, such as the kubeconfig")
+
+    loaded = _load(f"{PROG} render", args, [], add)
+    if isinstance(loaded, int):
+        return loaded
+    hooks, settings = loaded
+    logs.configure("warning")
+    from supervisor.dryrun import render_command
+
+    return render_command(hooks, settings, settings.show_secrets)
+
+
+def status(args: Sequence[str]) -> int:
+    """``multus-config status``: report the running supervisor's state, or disk's."""
+
+    def add(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    loaded = _load(f"{PROG} status", args, [], add)
+    if isinstance(loaded, int):
+        return loaded
+    hooks, settings = loaded
+    logs.configure("error")
+    from supervisor.status import status_command
+
+    return status_command(hooks, settings, settings.json)
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"run": run, "render": render, "status": status}

@@ -48,6 +48,12 @@ def multus_config_add_options(options: OptionRegistry) -> None:
         section=SECTION,
     )
     options.add_string(
+        "--state-file",
+        default="/run/multus-config/status.json",
+        help="JSON report of the running supervisor, read by 'multus-config status'; empty disables it",
+        section=SECTION,
+    )
+    options.add_string(
         "--block-plugins",
         default="",
         help=(

@@ -35,6 +35,9 @@ class DesiredFile:
     #: when the file's directory resolves outside it, such as through a
     #: symlink planted in place of a subdirectory.
     root: Path | None = None
+    #: Whether the content is secret (a token): never printed by the
+    #: ``render`` command unless asked for.
+    sensitive: bool = False
     #: Short description for logs ("multus config", "kubeconfig").
     label: str = "file"
     #: A file to copy instead of ``content``, read only when installing, so

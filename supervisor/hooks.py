@@ -68,6 +68,10 @@ class Hooks:
         self._manager = manager
         self._hook = manager.hook
 
+    def register(self, plugin: object, name: str) -> None:
+        """Register a plugin after start-up, such as an observer that needs the settings."""
+        self._manager.register(plugin, name=name)
+
     def plugin_names(self) -> list[str]:
         """Return the names of the registered plugins."""
         # Blocked plugins stay listed with ``None`` in place of the plugin.
@@ -161,6 +165,13 @@ class Hooks:
     def teardown(self, settings: Settings, cleanup: bool) -> None:
         """Let every plugin undo its changes before exit."""
         self._call_each("multus_config_teardown", settings=settings, cleanup=cleanup)
+
+    def describe(self, settings: Settings) -> dict[str, Any]:
+        """Return every plugin's facts for the status report, merged."""
+        merged: dict[str, Any] = {}
+        for facts in self._call_each("multus_config_describe", settings=settings):
+            merged.update(facts or {})
+        return merged
 
     def observe_transition(self, transition: TransitionInfo) -> None:
         """Pass a lifecycle step to every observer."""

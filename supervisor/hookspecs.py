@@ -170,6 +170,20 @@ def multus_config_teardown(settings: Settings, cleanup: bool) -> None:
 
 
 @hookspec
+def multus_config_describe(settings: Settings) -> dict[str, Any]:
+    """Report facts about this plugin's inputs for ``multus-config status``.
+
+    Called when the supervisor records its state (on transitions that change
+    it) and by the ``status`` command. Read only what is cheap to read; never
+    return secrets.
+
+    :param settings: the parsed options.
+    :return: JSON-serialisable facts, such as the chosen primary config and
+        why; the dictionaries of all plugins are merged, later keys winning.
+    """
+
+
+@hookspec
 def multus_config_observe_transition(transition: TransitionInfo) -> None:
     """Observe a step of the lifecycle state machine.
 

@@ -204,7 +204,10 @@ class Lifecycle:
             if state.reason is not None and repair and not self.throttle.allow(desired.path):
                 log.debug("Holding back the repair of %s (%s)", desired.path, state.reason)
                 held.append(desired)
-            elif state.reason is not None:
+                # The stale siblings stay until this file is back in place, so
+                # the node is never left with neither.
+                continue
+            if state.reason is not None:
                 if repair:
                     self.throttle.record_repair(desired.path)
                 try:
@@ -226,6 +229,9 @@ class Lifecycle:
                 )
                 written.append(desired)
             for stale in state.stale:
+                # A file removed here is not another writer's doing, so putting
+                # it back later is not a repair.
+                self._installed.pop(stale, None)
                 try:
                     if install.remove_file(stale):
                         log.info("Removed stale %s", stale)

@@ -134,9 +134,11 @@ def build_parser(prog: str, add_plugin_options: Callable[[OptionRegistry], Any])
             "current and clean up on exit."
         ),
         epilog=(
-            "Other commands: 'multus-config diagram' prints the state machine in "
-            "Mermaid; 'multus-config demo' runs the supervisor on a temporary "
-            "example node."
+            "Other commands, which take the same options: 'multus-config render' "
+            "prints what would change on disk and writes nothing; 'multus-config "
+            "status' reports the running supervisor's state. 'multus-config "
+            "diagram' prints the state machine in Mermaid; 'multus-config demo' "
+            "runs the supervisor on a temporary example node."
         ),
         allow_abbrev=False,
     )

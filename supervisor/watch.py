@@ -12,6 +12,8 @@ from pathlib import Path
 from inotify_simple import INotify
 from inotify_simple import flags as inotify_flags
 
+from supervisor.install import TEMP_SUFFIX
+
 log = logging.getLogger(__name__)
 
 #: Events in a watched input or output directory.
@@ -114,6 +116,10 @@ class DirectoryWatcher:
                 changed = rearm = True
             elif event.wd not in self._descriptors:
                 # Left over from a watch removed by an earlier re-arm.
+                continue
+            elif event.name.endswith(TEMP_SUFFIX):
+                # The supervisor's own temporary files: reacting to them would
+                # turn a failing install into a busy loop.
                 continue
             else:
                 changed = True

@@ -154,6 +154,11 @@ class SupervisorProcess:
         environment = {key: value for key, value in os.environ.items() if key not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "JOURNAL_STREAM")}
         environment.update(KUBERNETES_ENV)
         environment.update(env or {})
+        args = list(args)
+        # The lock and state files default to /run; tests keep their own.
+        for flag, name in (("--lock-file", "multus-config.lock"), ("--state-file", "status.json")):
+            if not any(arg.startswith(flag) for arg in args):
+                args.append(f"{flag}={log_path.with_suffix('')}.{name}")
         command = [*wrapper, sys.executable, "-m", "supervisor", *args]
         log_file = open(log_path, "wb")  # noqa: SIM115 - closed when the process ends
         preexec = (lambda: os.umask(umask)) if umask is not None else None

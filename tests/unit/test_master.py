@@ -83,7 +83,7 @@ def test_renamed_primary_still_selected(tmp_path, parse):
         ({"cniVersion": "0.3.1", "name": "n", "plugins": {}}, "invalid field plugins"),
         ({"cniVersion": "0.3.1", "name": "n", "plugins": [1]}, "invalid field plugins\\[0\\]"),
         ({"cniVersion": "0.3.1", "name": "n"}, "neither \"type\" nor \"plugins\""),
-        ([1, 2], "must contain a JSON object, not a array"),
+        ([1, 2], "must contain a JSON object, not an array"),
     ],
 )
 def test_wrong_types_rejected(tmp_path, document, message):

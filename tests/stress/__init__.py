@@ -1,0 +1,1 @@
+"""Stress runs of real supervisor processes. Each module also runs as a command."""
