@@ -7,6 +7,7 @@ ran Multus-CNI's ``thin_entrypoint`` only swaps the command.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -88,6 +89,9 @@ def run(args: Sequence[str]) -> int:
         return loaded
     hooks, settings = loaded
     logs.configure(settings.log_level)
+    # A main loop that hangs is killed by systemd's watchdog with SIGABRT;
+    # faulthandler then writes the stack of every thread to stderr.
+    faulthandler.enable()
 
     lock = InstanceLock(Path(settings.lock_file))
     try:

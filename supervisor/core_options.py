@@ -43,7 +43,7 @@ def multus_config_add_options(options: OptionRegistry) -> None:
     )
     options.add_string(
         "--lock-file",
-        default="/run/multus-config.lock",
+        default="/run/multus-config/multus-config.lock",
         help="file locked while the supervisor runs, so a second instance exits",
         section=SECTION,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,40 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "multus_config"
 #: Environment variable with comma-separated plugin names not to load.
 BLOCK_ENV = "MULTUS_CONFIG_BLOCK_PLUGINS"
+#: Environment variable that, set to 1, logs every hook call and its answer.
+TRACE_ENV = "MULTUS_CONFIG_TRACE_HOOKS"
+
+trace_log = logging.getLogger("supervisor.trace")
 
 
-def _invoke(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+def _invoke(impl: pluggy.HookImpl, hook: str, **kwargs: Any) -> Any:
+    """Call one plugin's implementation of *hook*, tracing it when asked to."""
     # pluggy lets an implementation accept a subset of the specified
     # arguments, so pass only the names it declares.
-    return impl.function(*[kwargs[name] for name in impl.argnames])
+    arguments = [kwargs[name] for name in impl.argnames]
+    if not _tracing:
+        return impl.function(*arguments)
+    started = time.perf_counter()
+    try:
+        result = impl.function(*arguments)
+    except Exception as error:
+        elapsed = (time.perf_counter() - started) * 1000
+        trace_log.info("hook %s: plugin %r raised %s after %.2f ms", hook, impl.plugin_name, type(error).__name__, elapsed)
+        raise
+    elapsed = (time.perf_counter() - started) * 1000
+    trace_log.info("hook %s: plugin %r returned %s in %.2f ms", hook, impl.plugin_name, _summary(result), elapsed)
+    return result
+
+
+def _summary(result: Any) -> str:
+    if isinstance(result, list):
+        return f"{len(result)} item(s)"
+    if isinstance(result, dict):
+        return f"{len(result)} key(s)"
+    return repr(result) if result is None or isinstance(result, bool) else type(result).__name__
+
+
+_tracing = os.environ.get(TRACE_ENV, "") not in ("", "0")
 
 
 class RenderFailed(Exception):
@@ -79,11 +108,13 @@ class Hooks:
 
     def add_options(self, options: OptionRegistry) -> None:
         """Let every plugin declare its options."""
-        self._hook.multus_config_add_options(options=options)
+        for impl in self._impls("multus_config_add_options"):
+            _invoke(impl, "multus_config_add_options", options=options)
 
     def validate_settings(self, settings: Settings) -> None:
         """Let every plugin check the parsed options; raises ``UsageError``."""
-        self._hook.multus_config_validate_settings(settings=settings)
+        for impl in self._impls("multus_config_validate_settings"):
+            _invoke(impl, "multus_config_validate_settings", settings=settings)
 
     def watch_paths(self, settings: Settings) -> list[Path]:
         """Return the merged, de-duplicated directories to watch."""
@@ -101,10 +132,9 @@ class Hooks:
         """
         desired: list[DesiredFile] = []
         errors: list[WaitForInput] = []
-        hook = self._hook.multus_config_render
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in self._impls("multus_config_render"):
             try:
-                files = _invoke(impl, settings=settings) or []
+                files = _invoke(impl, "multus_config_render", settings=settings) or []
             except WaitForInput as error:
                 errors.append(error)
                 continue
@@ -123,13 +153,12 @@ class Hooks:
     def _modify_and_encode(
         self, settings: Settings, desired: list[DesiredFile]
     ) -> list[WaitForInput]:
-        hook = self._hook.multus_config_modify_document
         for item in desired:
             if item.content is not None:
                 continue
-            for impl in reversed(hook.get_hookimpls()):
+            for impl in self._impls("multus_config_modify_document"):
                 try:
-                    _invoke(impl, settings=settings, desired=item, document=item.document)
+                    _invoke(impl, "multus_config_modify_document", settings=settings, desired=item, document=item.document)
                 except WaitForInput as error:
                     return [error]
                 except Exception as error:  # noqa: BLE001 - a plugin may raise anything
@@ -143,12 +172,12 @@ class Hooks:
 
     def compare(self, settings: Settings, desired: DesiredFile, current: bytes) -> bool:
         """Return whether *current* already equals the desired content."""
-        result = self._hook.multus_config_compare(
-            settings=settings, desired=desired, current=current
-        )
-        if result is None:
-            return current == desired.encoded()
-        return bool(result)
+        # firstresult: the first implementation that returns a value decides.
+        for impl in self._impls("multus_config_compare"):
+            result = _invoke(impl, "multus_config_compare", settings=settings, desired=desired, current=current)
+            if result is not None:
+                return bool(result)
+        return current == desired.encoded()
 
     def after_install(self, settings: Settings, written: list[DesiredFile]) -> None:
         """Tell every plugin which files were written."""
@@ -177,12 +206,16 @@ class Hooks:
         """Pass a lifecycle step to every observer."""
         self._call_each("multus_config_observe_transition", transition=transition)
 
+    def _impls(self, name: str) -> list[pluggy.HookImpl]:
+        """Return the implementations of hook *name* in pluggy's calling order."""
+        return list(reversed(getattr(self._hook, name).get_hookimpls()))
+
     def _call_each(self, name: str, **kwargs: Any) -> list[Any]:
         """Call every implementation of hook *name*, isolating plugin errors."""
         results = []
-        for impl in reversed(getattr(self._hook, name).get_hookimpls()):
+        for impl in self._impls(name):
             try:
-                results.append(_invoke(impl, **kwargs))
+                results.append(_invoke(impl, name, **kwargs))
             except Exception as error:  # noqa: BLE001 - a plugin may raise anything
                 self._plugin_failure(impl.plugin_name, name, error)
         return results

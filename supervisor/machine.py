@@ -171,9 +171,10 @@ class Lifecycle:
         else:
             log.debug("Render still failing: %s", message)
         self._last_error = message
+        # The machine's after_state_change callback then reports this step,
+        # as it does for every transition, internal ones included.
         self._message = f"waiting: {message}"
         self._error_kind = kind
-        self.observe(event)
 
     # -- install ------------------------------------------------------------------
 

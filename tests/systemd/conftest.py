@@ -98,19 +98,19 @@ def remove_drop_ins(seed: Seed) -> None:
 
 def _environment_problem() -> str | None:
     if not SUPERVISOR.exists():
-        return f"{SUPERVISOR} not found; run the tests with the Python of the environment that has multus-config installed"
+        return f"{SUPERVISOR} not found. Run the tests with the Python of the environment that has multus-config installed"
     # The container's root is an overlay of the host's root file system only, so
     # files on other mounts are not visible inside.
     root_device = os.stat("/").st_dev
     for path in sorted(_runtime_paths()):
         if os.stat(path).st_dev != root_device:
-            return f"{path} is not on the root file system, so the container cannot see it"
+            return f"{path} is not on the root file system, so the container cannot read it"
     return None
 
 
 @pytest.fixture
 def container(tmp_path: Path) -> Iterator[SystemdContainer]:
-    """A container seeded with the node layout; the test calls ``boot()`` after changing the seed."""
+    """Return a container seeded with the node layout, which the test boots after changing the seed."""
     reason = missing_requirements() or _environment_problem()
     if reason is not None:
         pytest.skip(reason)
