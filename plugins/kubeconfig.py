@@ -49,8 +49,10 @@ def kubeconfig_path(settings: Settings) -> Path:
     return conf_dir(settings) / "multus.d" / "multus.kubeconfig"
 
 
-def server_url() -> str:
-    """Return the API server URL from the variables kubelet sets in every pod."""
+def server_url(settings: Settings) -> str:
+    """Return the API server URL: ``--api-server``, or the variables kubelet sets in every pod."""
+    if settings.api_server:
+        return str(settings.api_server).rstrip("/")
     protocol = os.environ.get("KUBERNETES_SERVICE_PROTOCOL") or "https"
     host = os.environ["KUBERNETES_SERVICE_HOST"]
     port = os.environ["KUBERNETES_SERVICE_PORT"]
@@ -85,21 +87,45 @@ def read_ca(path: Path) -> bytes:
     return data
 
 
+def token_path(settings: Settings) -> Path:
+    """Return the token file: ``--token-file`` or the one in ``--service-account-dir``."""
+    return Path(settings.token_file or Path(settings.service_account_dir) / "token")
+
+
+def ca_path(settings: Settings) -> Path:
+    """Return the CA file: ``--ca-file`` or the one in ``--service-account-dir``."""
+    return Path(settings.ca_file or Path(settings.service_account_dir) / "ca.crt")
+
+
 @hookimpl
 def multus_config_watch_paths(settings: Settings) -> list[Path]:
-    return [Path(settings.service_account_dir)]
+    if settings.kubeconfig_file:
+        return [Path(settings.kubeconfig_file).parent]
+    return sorted({token_path(settings).parent, ca_path(settings).parent})
+
+
+def _copied_kubeconfig(settings: Settings) -> list[DesiredFile]:
+    if settings.kubeconfig_file_mode == "reference":
+        return []
+    source = Path(settings.kubeconfig_file)
+    content = inputs.read_file(source, "kubeconfig given by --kubeconfig-file", MAX_CREDENTIAL_BYTES)
+    if not content.strip():
+        raise WaitForInput(f"kubeconfig given by --kubeconfig-file {source} is empty", path=source, kind="empty-file")
+    path = kubeconfig_path(settings)
+    return [DesiredFile(path=path, content=content, mode=0o600, root=conf_dir(settings), sensitive=True, label="kubeconfig")]
 
 
 @hookimpl
 def multus_config_render(settings: Settings) -> list[DesiredFile]:
-    account = Path(settings.service_account_dir)
-    token = read_token(account / "token")
+    if settings.kubeconfig_file:
+        return _copied_kubeconfig(settings)
+    token = read_token(token_path(settings))
     if settings.skip_tls_verify:
         tls = "insecure-skip-tls-verify: true"
     else:
-        ca = read_ca(account / "ca.crt")
+        ca = read_ca(ca_path(settings))
         tls = "certificate-authority-data: " + base64.b64encode(ca).decode("ascii")
-    text = TEMPLATE.format(server=server_url(), tls=tls, token=json.dumps(token))
+    text = TEMPLATE.format(server=server_url(settings), tls=tls, token=json.dumps(token))
     path = kubeconfig_path(settings)
     desired = DesiredFile(
         path=path,
@@ -130,8 +156,10 @@ def token_expiry(token: str) -> datetime | None:
 
 @hookimpl
 def multus_config_describe(settings: Settings) -> dict[str, Any]:
+    if settings.kubeconfig_file:
+        return {"kubeconfig_source": f"{settings.kubeconfig_file} ({settings.kubeconfig_file_mode})"}
     try:
-        token = read_token(Path(settings.service_account_dir) / "token")
+        token = read_token(token_path(settings))
     except WaitForInput:
         return {"token_expiry": None}
     expiry = token_expiry(token)
@@ -140,4 +168,6 @@ def multus_config_describe(settings: Settings) -> dict[str, Any]:
 
 @hookimpl
 def multus_config_owned_paths(settings: Settings) -> list[Path]:
+    if settings.kubeconfig_file and settings.kubeconfig_file_mode == "reference":
+        return []
     return [kubeconfig_path(settings)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from supervisor import OptionRegistry, Settings, UsageError, hookimpl
 
@@ -18,6 +19,8 @@ SECTION = "Multus (same flags as thin_entrypoint)"
 LOG_LEVELS = ("debug", "verbose", "error", "panic")
 #: Value of --multus-conf-file that renders the config from the primary CNI config.
 AUTO = "auto"
+#: Values of --kubeconfig-file-mode.
+KUBECONFIG_MODES = ("copy", "reference")
 
 
 @hookimpl
@@ -122,6 +125,31 @@ def multus_config_add_options(options: OptionRegistry) -> None:
         help="directory with the service-account 'token' and 'ca.crt' for the kubeconfig",
         section=SECTION,
     )
+    source = "kubeconfig source (for nodes without a pod service account)"
+    string(
+        "--kubeconfig-file",
+        default="",
+        help="existing kubeconfig to use instead of building one from a token",
+        section=source,
+    )
+    options.add_choice(
+        "--kubeconfig-file-mode",
+        choices=KUBECONFIG_MODES,
+        default="copy",
+        help=(
+            "'copy' keeps multus.d/multus.kubeconfig equal to --kubeconfig-file; "
+            "'reference' writes no kubeconfig and puts --kubeconfig-file into the config"
+        ),
+        section=source,
+    )
+    string(
+        "--api-server",
+        default="",
+        help="API server URL for the built kubeconfig, instead of KUBERNETES_SERVICE_HOST and _PORT",
+        section=source,
+    )
+    string("--token-file", default="", help="token file, instead of <service-account-dir>/token", section=source)
+    string("--ca-file", default="", help="CA file, instead of <service-account-dir>/ca.crt", section=source)
 
 
 @hookimpl
@@ -134,6 +162,29 @@ def multus_config_validate_settings(settings: Settings) -> None:
             msg = "--multus-conf-file must be 'auto' or the path of a config file, not empty"
             raise UsageError(msg)
         settings.multus_conf_file = os.path.abspath(settings.multus_conf_file)
+    for name in ("kubeconfig_file", "token_file", "ca_file"):
+        if getattr(settings, name):
+            setattr(settings, name, os.path.abspath(getattr(settings, name)))
+    _validate_directories(settings)
+    if settings.kubeconfig_file:
+        if settings.kubeconfig_file_mode == "reference":
+            # The multus plugin reads the given file where it is.
+            settings.multus_kubeconfig_file_host = settings.kubeconfig_file
+        return
+    if settings.api_server:
+        _validate_api_server(settings.api_server)
+    else:
+        _validate_kubernetes_service()
+
+
+def _validate_api_server(url: str) -> None:
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        msg = f"--api-server={url!r} is not an http or https URL with a host (for example https://10.0.0.1:6443)"
+        raise UsageError(msg)
+
+
+def _validate_directories(settings: Settings) -> None:
     for name in ("cni_conf_dir", "multus_autoconfig_dir", "cni_bin_dir", "service_account_dir"):
         value = getattr(settings, name)
         flag = "--" + name.replace("_", "-")
@@ -141,7 +192,6 @@ def multus_config_validate_settings(settings: Settings) -> None:
             msg = f"{flag} must not be empty"
             raise UsageError(msg)
         setattr(settings, name, os.path.abspath(value))
-    _validate_kubernetes_service()
 
 
 def _validate_kubernetes_service() -> None:

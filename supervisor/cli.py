@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from supervisor import core_options, logs, statelog
+from supervisor import core_options, logs, sources, statelog
 from supervisor.errors import UsageError
 from supervisor.hooks import Hooks, create_plugin_manager
 from supervisor.lock import InstanceLock, LockHeld
@@ -73,7 +74,12 @@ def _load(
     parser = build_parser(prog, hooks.add_options)
     if extra is not None:
         extra(parser)
+    try:
+        ignored = sources.apply_defaults(parser, args, os.environ)
+    except UsageError as error:
+        parser.error(str(error))
     settings = parser.parse_args(args)
+    settings.ignored_variables = ignored
     try:
         hooks.validate_settings(settings)
     except UsageError as error:
@@ -89,6 +95,8 @@ def run(args: Sequence[str]) -> int:
         return loaded
     hooks, settings = loaded
     logs.configure(settings.log_level)
+    for variable in settings.ignored_variables:
+        log.warning("Ignoring environment variable %s: no option is named like it", variable)
     # A main loop that hangs is killed by systemd's watchdog with SIGABRT;
     # faulthandler then writes the stack of every thread to stderr.
     faulthandler.enable()

@@ -42,6 +42,15 @@ def multus_config_add_options(options: OptionRegistry) -> None:
         section=SECTION,
     )
     options.add_string(
+        "--config-file",
+        default="/etc/multus-config/config.toml",
+        help=(
+            "TOML file with option values (keys are option names without dashes); "
+            "flags and MULTUS_CONFIG_* variables take precedence; a missing default file is ignored"
+        ),
+        section=SECTION,
+    )
+    options.add_string(
         "--lock-file",
         default="/run/multus-config/multus-config.lock",
         help="file locked while the supervisor runs, so a second instance exits",

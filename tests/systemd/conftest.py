@@ -31,6 +31,9 @@ MULTUS_BINARY = f"{BIN_DIR}/multus"
 MULTUS_BINARY_SOURCE = "/opt/multus-config/libexec/multus"
 SERVICE_ACCOUNT_DIR = "/etc/multus-config/serviceaccount"
 DEFAULTS_FILE = "/etc/default/multus-config"
+CONFIG_FILE = "/etc/multus-config/config.toml"
+#: The configuration file the bare-metal install script puts in place.
+PACKAGED_CONFIG = REPOSITORY / "packaging" / "bare-metal" / "config.toml"
 DROP_IN = f"/etc/systemd/system/{UNIT}.d/test.conf"
 HOME_DROP_IN = f"/etc/systemd/system/{UNIT}.d/home.conf"
 

@@ -18,6 +18,8 @@ import pytest
 from supervisor.logs import FIELD_ERROR_KIND, FIELD_FILE, FIELD_HASH, FIELD_STATE
 from supervisor.machine import STATES
 from tests.systemd.conftest import (
+    CONFIG_FILE,
+    PACKAGED_CONFIG,
     BINARY_CONTENT,
     CONF_DIR,
     HANG_PLUGIN_DIR,
@@ -139,10 +141,11 @@ def test_start_returns_after_install(container):
     assert "server: https://127.0.0.1:6443" in kubeconfig.read_text()
 
 
-def test_builtin_arguments_install_files(container):
-    # Without MULTUS_CONFIG_ARGS in /etc/default/multus-config the unit's own
-    # Environment= line supplies the bare-metal paths.
+def test_packaged_config_file_installs_files(container):
+    # Without MULTUS_CONFIG_ARGS the packaged /etc/multus-config/config.toml
+    # supplies the bare-metal paths.
     write_defaults(container.seed, KUBERNETES_ENV)
+    container.seed.write(CONFIG_FILE, PACKAGED_CONFIG.read_text())
     container.boot()
 
     start(container)
