@@ -185,7 +185,17 @@ def ensure_directory(directory: Path) -> None:
         log.info("Created directory %s", path)
 
 
-def write_atomic(path: Path, content: bytes, mode: int, root: Path | None = None) -> None:
+#: Files at least this large report their progress while being written.
+PROGRESS_BYTES = 8 * 1024 * 1024
+
+
+def write_atomic(
+    path: Path,
+    content: bytes,
+    mode: int,
+    root: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """Replace *path* with *content* and *mode* so readers never see a partial file.
 
     Every step works relative to one open descriptor of the directory, so a
@@ -194,6 +204,8 @@ def write_atomic(path: Path, content: bytes, mode: int, root: Path | None = None
     :param root: the configured directory the file belongs under; the write
         is rejected when the file's directory resolves outside it, for
         example through a planted symlink.
+    :param progress: called with the bytes written so far and the total,
+        every MiB, for files of at least ``PROGRESS_BYTES``.
     :raises OSError: when the directory cannot be written; the old file, if
         any, is then left as it was and no temporary file remains.
     """
@@ -209,9 +221,12 @@ def write_atomic(path: Path, content: bytes, mode: int, root: Path | None = None
                 # The mode given to open() is reduced by the umask.
                 os.fchmod(fd, mode)
                 view = memoryview(content)
+                report = progress if progress is not None and len(content) >= PROGRESS_BYTES else None
                 while view:
-                    written = os.write(fd, view)
+                    written = os.write(fd, view[: 1 << 20])
                     view = view[written:]
+                    if report is not None:
+                        report(len(content) - len(view), len(content))
                 os.fsync(fd)
             finally:
                 os.close(fd)

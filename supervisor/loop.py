@@ -20,6 +20,7 @@ from supervisor.hooks import Hooks
 from supervisor.machine import Lifecycle
 from supervisor.notify import SystemdNotifier
 from supervisor.options import Settings
+from supervisor.progress import PROGRESS
 from supervisor.watch import DirectoryWatcher
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ RETRY_FIRST, RETRY_MAX = 1.0, 60.0
 EXTEND_TIMEOUT = 30.0
 #: ... this often.
 EXTEND_EVERY = 10.0
+#: Seconds between updates of the waiting line on a terminal.
+PROGRESS_EVERY = 1.0
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -74,6 +77,8 @@ class Supervisor:
         self._retry_delay = RETRY_FIRST
         self._watchdog = Timer()
         self._extend = Timer()
+        self._progress = Timer()
+        self._waiting_since: float | None = None
         self._cleaned_dirs: set[Path] = set()
 
     # -- set-up ---------------------------------------------------------------------
@@ -210,8 +215,25 @@ class Supervisor:
         if due:
             self.render()
 
+    def _show_waiting(self, now: float) -> None:
+        """Update the terminal line that counts the seconds spent waiting for a first input."""
+        if self.lifecycle.state != "init" or not self.lifecycle.last_render_failed:
+            if self._waiting_since is not None:
+                PROGRESS.clear()
+                self._waiting_since = None
+            self._progress.stop()
+            return
+        if self._waiting_since is None:
+            self._waiting_since = now
+        if self._progress.due is None or self._progress.expired(now):
+            elapsed = now - self._waiting_since
+            PROGRESS.show(f"waiting for a usable input ({elapsed:.0f} s): {self.lifecycle.waiting_for}")
+            self._progress.start(PROGRESS_EVERY)
+
     def _tick_timers(self) -> None:
         now = time.monotonic()
+        if PROGRESS.enabled:
+            self._show_waiting(now)
         if self._watchdog.expired(now):
             self.notifier.ping_watchdog()
             assert self.notifier.watchdog_interval is not None
@@ -226,7 +248,7 @@ class Supervisor:
     def _next_timeout(self) -> float | None:
         deadlines = [
             timer.due
-            for timer in (self._debounce, self._retry, self._resync, self._watchdog, self._extend)
+            for timer in (self._debounce, self._retry, self._resync, self._watchdog, self._extend, self._progress)
             if timer.due is not None
         ]
         if not deadlines:

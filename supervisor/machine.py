@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from transitions import EventData, Machine
 
 from supervisor import install, logs
+from supervisor.progress import PROGRESS
 from supervisor.throttle import RepairThrottle
 
 if TYPE_CHECKING:
@@ -97,6 +98,10 @@ class TransitionInfo:
     message: str
     #: Category of the error for a failed render or install, else ``None``.
     error_kind: str | None = None
+    #: Files written by this step (an install).
+    written: int = 0
+    #: Files found already current by this step (an install), so not written.
+    current: int = 0
 
 
 def build_machine(model: object, **extra: Any) -> Machine:
@@ -130,6 +135,8 @@ class Lifecycle:
         self.install_failed = False
         #: Whether the last render raised an error in some renderer.
         self.last_render_failed = False
+        #: Reason of the last failed render, for the terminal's waiting line.
+        self.waiting_for = ""
         #: Delays repairs of files another writer keeps changing.
         self.throttle = RepairThrottle()
         #: SHA-256 of the content last installed, per path.
@@ -140,6 +147,7 @@ class Lifecycle:
         self._last_error = ""
         self._last_install_error = ""
         self._failed_path: install.Path | None = None
+        self._written_count = 0
         self._message = ""
         self._error_kind: str | None = None
         self.machine = build_machine(self)
@@ -171,6 +179,7 @@ class Lifecycle:
         else:
             log.debug("Render still failing: %s", message)
         self._last_error = message
+        self.waiting_for = message
         # The machine's after_state_change callback then reports this step,
         # as it does for every transition, internal ones included.
         self._message = f"waiting: {message}"
@@ -179,6 +188,7 @@ class Lifecycle:
     # -- install ------------------------------------------------------------------
 
     def compare_with_disk(self, event: EventData) -> None:
+        self._written_count = 0
         if self._last_error:
             log.info("Inputs are usable again; rendered %d files", len(self._pending))
             self._last_error = ""
@@ -212,8 +222,16 @@ class Lifecycle:
                 if repair:
                     self.throttle.record_repair(desired.path)
                 try:
-                    install.write_atomic(desired.path, desired.encoded(), desired.mode, desired.root)
+                    install.write_atomic(
+                        desired.path,
+                        desired.encoded(),
+                        desired.mode,
+                        desired.root,
+                        lambda done, total, label=desired.label: PROGRESS.bytes_written(label, done, total),
+                    )
+                    PROGRESS.clear()
                 except OSError as error:
+                    PROGRESS.clear()
                     failures.append(f"cannot write {desired.path}: {error.strerror or error}")
                     self._failed_path = desired.path
                     continue
@@ -238,6 +256,7 @@ class Lifecycle:
                         log.info("Removed stale %s", stale)
                 except OSError as error:
                     failures.append(f"cannot remove {stale}: {error.strerror or error}")
+        self._written_count = len(written)
         self._report_install(written, held, failures)
         if written:
             self.hooks.after_install(self.settings, written)
@@ -287,7 +306,11 @@ class Lifecycle:
         source = event.transition.source
         dest = event.transition.dest or source
         message = self._message_for(event.event.name, dest)
-        info = TransitionInfo(event.event.name, source, dest, message, self._error_kind)
+        written = current = 0
+        if event.event.name == "install":
+            current = sum(1 for state in self._plan if not state.needs_action)
+            written = self._written_count
+        info = TransitionInfo(event.event.name, source, dest, message, self._error_kind, written, current)
         self.hooks.observe_transition(info)
         self._message = ""
         self._error_kind = None
