@@ -168,7 +168,8 @@ def is_multus_config(document: dict[str, Any]) -> bool:
     while stack:
         value = stack.pop()
         if isinstance(value, dict):
-            if value.get("type") in MULTUS_TYPES:
+            kind = value.get("type")
+            if isinstance(kind, str) and kind in MULTUS_TYPES:
                 return True
             stack.extend(value.values())
         elif isinstance(value, list):

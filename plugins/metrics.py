@@ -2,7 +2,7 @@
 
 Needs the optional ``prometheus-client`` package
 (``pip install 'multus-config[metrics]'``). The server runs in a thread of
-the supervisor and answers ``GET /metrics``.
+the supervisor and serves ``GET /metrics``.
 """
 
 from __future__ import annotations

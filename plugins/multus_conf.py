@@ -70,7 +70,7 @@ def build_document(settings: Settings, primary: master.Master) -> tuple[dict[str
 def readiness_paths(settings: Settings) -> list[Path]:
     """Return where the readiness indicator file may be seen from this process.
 
-    The flag holds the path as the multus plugin on the host sees it. In a
+    The flag contains the path as the multus plugin on the host reads it. In a
     container the host's CNI config directory is mounted elsewhere: its host
     path is the directory of ``--multus-kubeconfig-file-host`` minus
     ``multus.d``, and its path here is ``--cni-conf-dir``. An indicator under

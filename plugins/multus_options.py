@@ -28,58 +28,71 @@ def multus_config_add_options(options: OptionRegistry) -> None:
     string = options.add_string
     boolean = options.add_bool
     string("--cni-bin-dir", default="/host/opt/cni/bin", help="directory the multus binary is copied to", section=SECTION)
+
     string(
         "--cni-conf-dir",
         default="/host/etc/cni/net.d",
         help="directory of 00-multus.conf[list] and multus.d/multus.kubeconfig",
         section=SECTION,
     )
+
     string(
         "--cni-version",
         default="",
         help="CNI version of the generated config; when set, the primary config must have the same cniVersion",
         section=SECTION,
     )
+
     string(
         "--multus-conf-file",
         default=AUTO,
         help="'auto' renders the config from the primary CNI config; a path installs that file as it is",
         section=SECTION,
     )
+
     string("--multus-bin-file", default="/usr/src/multus-cni/bin/multus", help="multus binary to copy", section=SECTION)
+
     string(
         "--multus-cni-conf-dir",
         default="",
         help="directory written as \"confDir\" and created; empty leaves the plugin's default",
         section=SECTION,
     )
+
     boolean("--skip-multus-binary-copy", default=False, help="do not copy the multus binary", section=SECTION)
+
     string(
         "--multus-kubeconfig-file-host",
         default="/etc/cni/net.d/multus.d/multus.kubeconfig",
         help="kubeconfig path written into the config, as seen from the host; the file itself goes to <cni-conf-dir>/multus.d/",
         section=SECTION,
     )
+
     string(
         "--multus-master-cni-file-name",
         default="",
         help="name of the primary CNI config in the autoconfig directory, instead of the first one; an absolute path is used as it is",
         section=SECTION,
     )
+
     boolean("--namespace-isolation", default=False, help="write \"namespaceIsolation\": true", section=SECTION)
+
     string(
         "--global-namespaces",
         default="",
         help="comma-separated namespaces written as \"globalNamespaces\"",
         section=SECTION,
     )
+
     string(
         "--multus-autoconfig-dir",
         default="/host/etc/cni/net.d",
         help="directory searched for the primary CNI config",
         section=SECTION,
     )
+
     boolean("--multus-log-to-stderr", default=True, help="false writes \"logToStderr\": false", section=SECTION)
+
     options.add_choice(
         "--multus-log-level",
         choices=LOG_LEVELS,
@@ -87,51 +100,62 @@ def multus_config_add_options(options: OptionRegistry) -> None:
         help="written as \"logLevel\" in lower case",
         section=SECTION,
     )
+
     string("--multus-log-file", default="", help="written as \"logFile\"", section=SECTION)
+
     boolean(
         "--override-network-name",
         default=False,
         help="use the primary config's name instead of multus-cni-network",
         section=SECTION,
     )
+
     boolean(
         "--rename-conf-file",
         default=False,
         help="rename the primary config to <name>.old after installing; restored by cleanup",
         section=SECTION,
     )
+
     string(
         "--readiness-indicator-file",
         default="",
         help="written as \"readinessindicatorfile\"; nothing is installed until this file exists",
         section=SECTION,
     )
+
     string("--additional-bin-dir", default="", help="written as \"binDir\"", section=SECTION)
+
     boolean(
         "--skip-tls-verify",
         default=False,
         help="kubeconfig gets insecure-skip-tls-verify instead of the CA",
         section=SECTION,
     )
+
     boolean(
         "--force-cni-version",
         default=False,
         help="set the primary config's cniVersion to --cni-version in the delegate (for test clusters)",
         section=SECTION,
     )
+
     string(
         "--service-account-dir",
         default="/var/run/secrets/kubernetes.io/serviceaccount",
         help="directory with the service-account 'token' and 'ca.crt' for the kubeconfig",
         section=SECTION,
     )
+
     source = "kubeconfig source (for nodes without a pod service account)"
+
     string(
         "--kubeconfig-file",
         default="",
         help="existing kubeconfig to use instead of building one from a token",
         section=source,
     )
+
     options.add_choice(
         "--kubeconfig-file-mode",
         choices=KUBECONFIG_MODES,
@@ -142,13 +166,16 @@ def multus_config_add_options(options: OptionRegistry) -> None:
         ),
         section=source,
     )
+
     string(
         "--api-server",
         default="",
         help="API server URL for the built kubeconfig, instead of KUBERNETES_SERVICE_HOST and _PORT",
         section=source,
     )
+
     string("--token-file", default="", help="token file, instead of <service-account-dir>/token", section=source)
+
     string("--ca-file", default="", help="CA file, instead of <service-account-dir>/ca.crt", section=source)
 
 

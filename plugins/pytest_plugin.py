@@ -2,7 +2,7 @@
 
 Installed with multus-config and loaded by pytest automatically (entry point
 ``pytest11``). A plugin's test gets a temporary node, starts the supervisor on
-it, and reads what was installed and what systemd was told::
+it, and reads what was installed and which notifications systemd received::
 
     def test_adds_tuning(multus_node, multus_supervisor, multus_notify):
         (multus_node.conf / "10-net.conf").write_text(PRIMARY)
@@ -27,13 +27,13 @@ from plugins.testing import Node, NotifySocket, SupervisorProcess
 
 @pytest.fixture
 def multus_node(tmp_path: Path) -> Node:
-    """A temporary node: CNI config and binary directories and a service account."""
+    """Create a temporary node: CNI config and binary directories and a service account."""
     return Node.create(tmp_path / "node")
 
 
 @pytest.fixture
 def multus_notify(tmp_path: Path) -> Iterator[NotifySocket]:
-    """A datagram socket that records sd_notify messages; pass it to ``multus_supervisor``."""
+    """Bind a datagram socket that records the sd_notify messages of ``multus_supervisor``."""
     sock = NotifySocket(tmp_path / "notify.sock")
     yield sock
     sock.close()

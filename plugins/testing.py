@@ -1,5 +1,5 @@
 """Test helpers for multus-config and its plugins: a temporary node, a running
-supervisor, and a notify socket that records what it tells systemd.
+supervisor, and a notify socket that records its systemd notifications.
 
 Plugin authors use these through the pytest plugin in
 :mod:`plugins.pytest_plugin` (fixtures ``multus_node``, ``multus_supervisor``
@@ -113,7 +113,7 @@ class Node:
 def secrets_in(args: Sequence[str]) -> list[str]:
     """Return the token and CA lines of the service account named in *args*.
 
-    Only values long enough to be told apart from ordinary log words count.
+    Only values long enough to be distinct from ordinary log words count.
     """
     directory = None
     for arg in args:

@@ -1,6 +1,6 @@
 """multus-config supervisor: the engine that renders, installs and watches.
 
-This package knows nothing about Multus. Renderers, comparators and options
+This package contains no Multus-specific code. Renderers, comparators and options
 come from plugins found through the ``multus_config`` entry-point group.
 """
 

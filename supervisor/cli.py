@@ -46,9 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from supervisor.demo import run_demo
 
         return run_demo(args)
-    if command in ("run", "render", "status"):
+    if command in COMMANDS:
         return COMMANDS[command](args)
-    print(f"{PROG}: error: unknown command {command!r} (expected run, render, status, diagram or demo)", file=sys.stderr)
+    print(f"{PROG}: error: unknown command {command!r} (expected run, render, status, cleanup, diagram or demo)", file=sys.stderr)
     return USAGE_ERROR
 
 
@@ -156,4 +156,33 @@ def status(args: Sequence[str]) -> int:
     return status_command(hooks, settings, settings.json)
 
 
-COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"run": run, "render": render, "status": status}
+def cleanup(args: Sequence[str]) -> int:
+    """``multus-config cleanup``: remove the owned files once, as a stopping supervisor with cleanup does.
+
+    Takes the instance lock first, so it never runs beside a supervisor that
+    would write the files again. Exits 1 when the lock is held.
+    """
+    loaded = _load(f"{PROG} cleanup", args, [])
+    if isinstance(loaded, int):
+        return loaded
+    hooks, settings = loaded
+    logs.configure(settings.log_level)
+    lock = InstanceLock(Path(settings.lock_file))
+    try:
+        lock.acquire()
+    except (LockHeld, OSError) as error:
+        log.error("Cannot clean up: %s", error)
+        return LOCK_ERROR
+    try:
+        from supervisor.machine import Lifecycle
+
+        settings.cleanup_config_on_exit = True
+        lifecycle = Lifecycle(hooks, settings)
+        lifecycle.drain()
+        lifecycle.cleanup()
+    finally:
+        lock.release()
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"run": run, "render": render, "status": status, "cleanup": cleanup}

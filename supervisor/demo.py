@@ -1,10 +1,10 @@
 """``multus-config demo``: run the supervisor on a temporary example node.
 
 Builds a node layout with a Calico-like primary CNI config and a
-service-account token in a temporary directory, starts the supervisor on it
-as a child process, prints the installed config, changes the primary config,
-prints the re-rendered config and stops the supervisor. Nothing outside the
-temporary directory is touched.
+service-account token in a temporary directory, and starts the supervisor on
+it as a child process. Then prints the installed config, changes the primary
+config, prints the re-rendered config and stops the supervisor. Nothing
+outside the temporary directory is touched.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "multus_config"
 #: Environment variable with comma-separated plugin names not to load.
 BLOCK_ENV = "MULTUS_CONFIG_BLOCK_PLUGINS"
-#: Environment variable that, set to 1, logs every hook call and its answer.
+#: Environment variable that, set to 1, logs every hook call and its result.
 TRACE_ENV = "MULTUS_CONFIG_TRACE_HOOKS"
 
 trace_log = logging.getLogger("supervisor.trace")

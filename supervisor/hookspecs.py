@@ -5,8 +5,8 @@ the ``multus_config`` entry-point group. The built-in Multus behaviour in the
 ``plugins`` package uses exactly these hooks. The supervisor calls them only
 through :class:`supervisor.hooks.Hooks`.
 
-Unless a hook says otherwise, every plugin's implementation is called and the
-results are collected in a list, last registered plugin first.
+Unless a hook's documentation states otherwise, every plugin's implementation
+is called and the results are collected in a list, last registered plugin first.
 """
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ def multus_config_modify_document(
     :class:`supervisor.WaitForInput` to reject the whole render.
 
     :param settings: the parsed options.
-    :param desired: the file the document belongs to; ``desired.path`` tells
-        which one it is.
+    :param desired: the file the document belongs to; ``desired.path``
+        identifies it.
     :param document: the mutable document, usually a ``dict``.
     """
 

@@ -2,8 +2,8 @@
 
 Install protocol: create a temporary file in the target directory with
 ``O_CREAT | O_EXCL | O_NOFOLLOW``, named with a leading dot and a suffix that
-no container runtime loads; set its mode; write; ``fsync``; rename it over
-the target; ``fsync`` the directory. A reader therefore sees the old file or
+no container runtime loads. Then set its mode, write, ``fsync``, rename it
+over the target and ``fsync`` the directory. A reader therefore sees the old file or
 the new one, never a partial one, and a crash leaves at most a temporary
 file, which :func:`remove_stale_temporaries` deletes at the next start.
 """
@@ -43,10 +43,10 @@ CompareFunction = Callable[[DesiredFile, bytes], bool]
 
 @dataclass(frozen=True)
 class DiskState:
-    """What an install must do for one desired file."""
+    """The action an install needs for one desired file."""
 
     desired: DesiredFile
-    #: Why the file must be written, or ``None`` when disk is current.
+    #: Reason the file must be written, or ``None`` when disk is current.
     reason: str | None
     #: Stale files to remove, such as a sibling with the other extension.
     stale: tuple[Path, ...]
@@ -104,7 +104,7 @@ def hash_regular_file(path: Path) -> str:
 
 
 class DiskComparer:
-    """Decides per file whether disk already holds the desired content.
+    """Decides per file whether disk already contains the desired content.
 
     A file verified equal is remembered by its inode, size and change times,
     so an unchanged file is not read again on the next render.
@@ -122,6 +122,8 @@ class DiskComparer:
         """Return what must happen to bring *desired* onto disk."""
         stale = tuple(path for path in desired.replaces if os.path.lexists(path))
         content_hash = desired.sha256
+
+        # Cheap checks on the directory entry first: existence, type, mode.
         try:
             info = os.lstat(desired.path)
         except FileNotFoundError:
@@ -134,6 +136,8 @@ class DiskComparer:
             return DiskState(desired, mode, stale, None)
         if self._verified.get(desired.path) == (signature, content_hash):
             return DiskState(desired, None, stale, content_hash[:12])
+
+        # Then the content, through the comparator hook.
         try:
             if desired.source is not None:
                 # Copied files are compared by digest, without the comparator
@@ -201,7 +205,7 @@ def write_atomic(
     Every step works relative to one open descriptor of the directory, so a
     directory swapped for a symlink halfway through cannot redirect the write.
 
-    :param root: the configured directory the file belongs under; the write
+    :param root: the configured directory the file belongs under. The write
         is rejected when the file's directory resolves outside it, for
         example through a planted symlink.
     :param progress: called with the bytes written so far and the total,

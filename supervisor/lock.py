@@ -1,8 +1,8 @@
 """The single-instance lock: one supervisor per node configuration.
 
-The lock is an ``flock`` on a file that holds the owner's PID. The kernel
-releases it when the owner exits, however it exits, so a stale file from a
-killed process never blocks a restart.
+The lock is an ``flock`` on a file that contains the owner's PID. The kernel
+releases an ``flock`` when the owner's descriptor closes, which happens on
+any exit including SIGKILL, so a stale file never blocks a restart.
 """
 
 from __future__ import annotations
@@ -51,6 +51,24 @@ class InstanceLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+
+    def held_by_another(self) -> bool:
+        """Return whether another process holds the lock now, without taking it.
+
+        Works across PID namespaces as long as the lock file is shared, unlike
+        a check of the PID recorded in the file.
+        """
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     def release(self) -> None:
         """Release the lock; the file stays, so that no other process races on its removal."""

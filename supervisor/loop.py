@@ -1,8 +1,9 @@
 """The main loop: waits for inotify events, signals and timers, and drives the lifecycle.
 
 The loop is single-threaded. Signal handlers only record the signal and wake
-the loop through ``signal.set_wakeup_fd``, so an install that is running when
-a signal arrives always finishes before the signal is acted on.
+the loop through ``signal.set_wakeup_fd``. Python runs handlers between
+bytecodes of the main thread and these raise nothing, so an install that is
+running when a signal arrives finishes before the loop acts on the signal.
 """
 
 from __future__ import annotations

@@ -136,7 +136,8 @@ def build_parser(prog: str, add_plugin_options: Callable[[OptionRegistry], Any])
         epilog=(
             "Other commands, which take the same options: 'multus-config render' "
             "prints what would change on disk and writes nothing; 'multus-config "
-            "status' reports the running supervisor's state. 'multus-config "
+            "status' reports the running supervisor's state; 'multus-config "
+            "cleanup' removes the owned files once, for an uninstall. 'multus-config "
             "diagram' prints the state machine in Mermaid; 'multus-config demo' "
             "runs the supervisor on a temporary example node."
         ),

@@ -2,7 +2,7 @@
 
 The running supervisor rewrites it (atomically, mode 0644, no secrets) when
 its state or last error changes. A render that finds every file current does
-not count as a change, so an idle node sees no writes.
+not count as a change, so an idle node gets no writes.
 """
 
 from __future__ import annotations
@@ -92,23 +92,16 @@ class StateFile:
             log.warning("Cannot remove state file %s: %s", self.path, error.strerror or error)
 
 
-def read_state(path: Path) -> dict[str, Any] | None:
-    """Return the report of a running supervisor, or ``None`` when none runs."""
+def read_state(path: Path, running: bool) -> dict[str, Any] | None:
+    """Return the report of a running supervisor, or ``None`` when none runs.
+
+    :param running: whether the supervisor's instance lock is held. A state
+        file without a lock holder was left by a killed process.
+    """
+    if not running:
+        return None
     try:
         report = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    pid = report.get("pid")
-    if not isinstance(pid, int) or not _alive(pid):
-        return None
-    return report
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return report if isinstance(report, dict) else None

@@ -2,7 +2,7 @@
 
 A render that finds every file current (``steady -> rendered -> steady``) is
 logged at debug level, because unrelated events in a watched directory cause
-it often; every install, wait and stop is logged at info level.
+it often. Every install, wait and stop is logged at info level.
 """
 
 from __future__ import annotations

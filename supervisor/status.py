@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from supervisor import install
 from supervisor.hooks import Hooks, RenderFailed
+from supervisor.lock import InstanceLock
 from supervisor.options import Settings
 from supervisor.statefile import read_state
 
@@ -64,7 +65,8 @@ def format_report(report: dict[str, Any], now: float) -> str:
 
 def status_command(hooks: Hooks, settings: Settings, as_json: bool, out: TextIO = sys.stdout) -> int:
     """Print the status report; return 0, or 1 when no supervisor runs and disk is not current."""
-    report = read_state(Path(settings.state_file)) if settings.state_file else None
+    running = InstanceLock(Path(settings.lock_file)).held_by_another()
+    report = read_state(Path(settings.state_file), running) if settings.state_file else None
     if report is None:
         report = offline_report(hooks, settings)
     if as_json:

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.support import DATA, KUBERNETES_ENV, wait_until
+from tests.support import DATA, KUBERNETES_ENV, read_or_none, wait_until
 
 CALICO = (DATA / "calico.conflist").read_text()
 # A JWT whose payload is {"exp": 1799999999}; the signature part is a placeholder.
@@ -131,7 +131,7 @@ def test_status_running_json(node, start_supervisor):
     flags = prepare(node)
     supervisor = start_supervisor(*flags)
     assert wait_until(node.kubeconfig.exists)
-    assert wait_until(lambda: '"state": "steady"' in (node.root / "status.json").read_text())
+    assert wait_until(lambda: b'"state": "steady"' in (read_or_none(node.root / "status.json") or b""))
     result = command("status", "--json", *flags)
     report = json.loads(result.stdout)
     assert result.returncode == 0
@@ -157,3 +157,30 @@ def test_status_reports_wait_reason(node, start_supervisor):
     assert report["last_error_kind"] == "master-not-found"
     assert f"no *.conf or *.conflist file in {node.conf}" in report["last_error"]
     supervisor.stop()
+
+
+def test_cleanup_command_removes_owned_files(node, start_supervisor):
+    flags = prepare(node)
+    supervisor = start_supervisor(*flags)
+    assert wait_until(node.kubeconfig.exists)
+    busy = command("cleanup", *flags)
+    assert busy.returncode == 1
+    assert node.multus_conf.exists()
+    supervisor.stop()
+
+    result = command("cleanup", *flags)
+    assert result.returncode == 0
+    assert not node.multus_conf.exists()
+    assert not node.kubeconfig.exists()
+    assert (node.conf / "10-calico.conflist").exists()
+
+
+def test_status_ignores_state_file_of_killed_process(node, start_supervisor):
+    import signal
+
+    flags = prepare(node)
+    supervisor = start_supervisor(*flags)
+    assert wait_until(lambda: b'"state": "steady"' in (read_or_none(node.root / "status.json") or b""))
+    supervisor.stop(signal.SIGKILL)
+    report = json.loads(command("status", "--json", *flags).stdout)
+    assert report["state"] == "not running"

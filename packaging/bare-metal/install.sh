@@ -5,11 +5,11 @@
 #   install.sh --uninstall [--root DIR] [--purge]
 #
 # Installing creates the virtual environment /opt/multus-config with the project
-# (from --source: a wheel or a source tree, by default this repository), copies the
-# multus CNI binary to /opt/multus-config/libexec/multus when --multus-binary is
-# given, installs multus-config.service, a commented /etc/multus-config/config.toml
-# and /etc/default/multus-config (existing configuration files are kept), then
-# reloads systemd and enables the service. --root installs below DIR instead of /,
+# (from --source: a wheel or a source tree, by default this repository). It copies
+# the multus CNI binary to /opt/multus-config/libexec/multus when --multus-binary
+# is given. It installs multus-config.service, a commented
+# /etc/multus-config/config.toml and /etc/default/multus-config, keeping existing
+# configuration files. Then it reloads systemd and enables the service. --root installs below DIR instead of /,
 # for staging an image; systemctl is then skipped.
 #
 # Uninstalling stops and disables the service, runs the supervisor's cleanup (the
