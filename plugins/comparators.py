@@ -7,10 +7,10 @@ not rewritten. Files that are not JSON fall back to the byte comparison.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from supervisor import DesiredFile, OptionRegistry, Settings, hookimpl
+from supervisor.digest import sha256_hex
 
 from plugins.goencode import encode
 
@@ -43,4 +43,4 @@ def multus_config_compare(settings: Settings, desired: DesiredFile, current: byt
 
 @hookimpl(trylast=True, specname="multus_config_compare")
 def compare_sha256(settings: Settings, desired: DesiredFile, current: bytes) -> bool:
-    return hashlib.sha256(current).hexdigest() == desired.sha256
+    return sha256_hex(current) == desired.sha256

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from decimal import Decimal
 from typing import Any
 
 _GO_HTML_ESCAPES = {
@@ -52,7 +51,11 @@ def encode_float(value: float) -> str:
         text = repr(value)
         return re.sub(r"e-0(\d)$", r"e-\1", text)
     # Shortest round-trip digits, written without an exponent and without a
-    # trailing ".0", as Go's strconv.FormatFloat(f, 'f', -1, 64) does.
+    # trailing ".0", as Go's strconv.FormatFloat(f, 'f', -1, 64) does. The
+    # decimal module is imported only here, because most configs hold no
+    # fractions and it costs memory on every node.
+    from decimal import Decimal
+
     return format(Decimal(repr(value)).normalize(), "f")
 
 

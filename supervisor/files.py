@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from supervisor.digest import sha256_hex
 
 
 @dataclass
@@ -56,7 +57,7 @@ class DesiredFile:
         """
         if self.source is not None:
             data = self.source.read_bytes()
-            if hashlib.sha256(data).hexdigest() != self.digest:
+            if sha256_hex(data) != self.digest:
                 msg = f"{self.source} changed while it was being installed"
                 raise OSError(msg)
             return data
@@ -71,7 +72,7 @@ class DesiredFile:
     def sha256(self) -> str:
         """SHA-256 hex digest of the content."""
         if self.digest is None:
-            self.digest = hashlib.sha256(self.encoded()).hexdigest()
+            self.digest = sha256_hex(self.encoded())
         return self.digest
 
     @property

@@ -11,7 +11,7 @@ from typing import Any
 
 import pluggy
 
-from supervisor import hookspecs
+from supervisor import entrypoints, hookspecs
 from supervisor.errors import WaitForInput
 from supervisor.files import DesiredFile
 from supervisor.machine import TransitionInfo
@@ -85,7 +85,18 @@ def create_plugin_manager(
             manager.set_blocked(name)
     for name, plugin in internal:
         manager.register(plugin, name=name)
-    manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for entry_point in entrypoints.entry_points(ENTRY_POINT_GROUP):
+        if manager.get_plugin(entry_point.name) is not None or manager.is_blocked(entry_point.name):
+            continue
+        try:
+            plugin = entry_point.load()
+        except Exception as error:  # noqa: BLE001 - a broken plugin must not stop the supervisor
+            log.error(
+                "Cannot load plugin %r (%s, from %s): %s: %s; continuing without it",
+                entry_point.name, entry_point.value, entry_point.distribution, type(error).__name__, error,
+            )
+            continue
+        manager.register(plugin, name=entry_point.name)
     manager.check_pending()
     return manager
 

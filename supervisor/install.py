@@ -11,16 +11,15 @@ file, which :func:`remove_stale_temporaries` deletes at the next start.
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
-import secrets
 import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from supervisor.digest import sha256, sha256_hex
 from supervisor.files import DesiredFile
 
 log = logging.getLogger(__name__)
@@ -95,7 +94,7 @@ def hash_regular_file(path: Path) -> str:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        digest = hashlib.sha256()
+        digest = sha256()
         while chunk := os.read(fd, 1 << 20):
             digest.update(chunk)
         return digest.hexdigest()
@@ -146,7 +145,7 @@ class DiskComparer:
                 equal = current_digest == content_hash
             else:
                 current = read_regular_file(desired.path, MAX_COMPARE_BYTES)
-                current_digest = hashlib.sha256(current).hexdigest()
+                current_digest = sha256_hex(current)
                 equal = self._compare(desired, current)
         except OSError as error:
             return DiskState(desired, f"unreadable ({error.strerror or error})", stale, None)
@@ -259,7 +258,7 @@ def _create_temporary(dir_fd: int, name: str, mode: int) -> tuple[str, int]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     attempts_left = 8
     while True:
-        temporary = f".{name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        temporary = f".{name}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
         try:
             return temporary, os.open(temporary, flags, mode, dir_fd=dir_fd)
         except FileExistsError:
