@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -202,23 +203,38 @@ class SupervisorProcess:
 
 
 class NotifySocket:
-    """A datagram socket that receives sd_notify messages, as systemd's does."""
+    """A datagram socket that receives sd_notify messages, as systemd's does.
+
+    A background thread reads it continuously, as systemd does, so the
+    kernel's small datagram queue never fills while a test waits on files.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(path))
-        self.sock.setblocking(False)
+        self.sock.settimeout(0.1)
         self.messages: list[str] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._read, name="notify-reader", daemon=True)
+        self._reader.start()
 
-    def receive(self) -> list[str]:
-        """Collect every pending datagram and return all messages so far."""
-        while True:
+    def _read(self) -> None:
+        while not self._closed.is_set():
             try:
                 data = self.sock.recv(65536)
-            except BlockingIOError:
-                return self.messages
-            self.messages.append(data.decode())
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.messages.append(data.decode())
+
+    def receive(self) -> list[str]:
+        """Return every message received so far."""
+        with self._lock:
+            return list(self.messages)
 
     def lines(self) -> list[str]:
         return [line for message in self.receive() for line in message.splitlines()]
@@ -227,4 +243,6 @@ class NotifySocket:
         return wait_until(lambda: line in self.lines(), timeout)
 
     def close(self) -> None:
+        self._closed.set()
+        self._reader.join()
         self.sock.close()

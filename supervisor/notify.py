@@ -23,10 +23,15 @@ class SystemdNotifier:
         self.enabled = bool(os.environ.get("NOTIFY_SOCKET"))
         self.ready_sent = False
         self._sender = None
+        self._dropped = 0
         if self.enabled:
             import sdnotify
 
             self._sender = sdnotify.SystemdNotifier()
+            if self._sender.socket is not None:
+                # A receiver that stops reading must not stall the main loop;
+                # a full socket drops the message instead (see send).
+                self._sender.socket.setblocking(False)
         self.watchdog_interval = self._watchdog_interval()
 
     @staticmethod
@@ -41,12 +46,20 @@ class SystemdNotifier:
         return int(usec) / 1_000_000 / 2
 
     def send(self, *lines: str) -> None:
-        """Send one notification made of *lines*."""
-        if self._sender is None:
+        """Send one notification made of *lines*; drop it when the socket is full."""
+        if self._sender is None or self._sender.socket is None:
             return
-        # sdnotify encodes as Latin-1 and drops the message on failure.
-        text = "\n".join(lines).encode("ascii", "backslashreplace").decode("ascii")
-        self._sender.notify(text)
+        data = "\n".join(lines).encode("ascii", "backslashreplace")
+        try:
+            self._sender.socket.send(data)
+        except BlockingIOError:
+            self._dropped += 1
+            if self._dropped == 1:
+                log.warning("The systemd notify socket is full; dropping notifications until it is read")
+        except OSError as error:
+            log.debug("Cannot send a systemd notification: %s", error)
+        else:
+            self._dropped = 0
 
     def status(self, text: str) -> None:
         """Set the one-line status shown by ``systemctl status``."""
