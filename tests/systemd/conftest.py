@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import DATA
-from tests.systemd.container import Seed, SystemdContainer, missing_requirements
+from tests.systemd.container import runtime_paths, Seed, SystemdContainer, missing_requirements
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 UNIT = "multus-config.service"
@@ -62,22 +62,27 @@ def write_drop_in(seed: Seed, *service_lines: str) -> None:
     seed.write(DROP_IN, "[Service]\n" + "".join(f"{line}\n" for line in service_lines))
 
 
-def _runtime_paths() -> set[Path]:
-    """Return the directories the supervisor needs to run from this test environment."""
-    return {REPOSITORY, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+_runtime_paths = runtime_paths
+#: Directories that the unit's PrivateTmp=yes replaces with empty ones.
+TEMPORARY_DIRECTORIES = (Path("/tmp"), Path("/var/tmp"))
 
 
 def _home_drop_in_lines() -> list[str]:
-    """Return settings that expose the test environment when it lives in a home directory.
+    """Return settings that expose the test environment where the unit's sandbox hides it.
 
     The unit's ProtectHome=yes hides /home, /root and /run/user, where an
-    interpreter installed by pyenv or a developer's checkout may live.
-    ProtectHome=tmpfs with BindReadOnlyPaths= brings back only those directories.
+    interpreter installed by pyenv or a developer's checkout may live, and
+    PrivateTmp=yes hides a checkout under /tmp. ProtectHome=tmpfs with
+    BindReadOnlyPaths= brings back only those directories.
     """
-    hidden = sorted(path for path in _runtime_paths() if any(path.is_relative_to(home) for home in HOME_DIRECTORIES))
+    hidden_roots = (*HOME_DIRECTORIES, *TEMPORARY_DIRECTORIES)
+    hidden = sorted(path for path in _runtime_paths() if any(path.is_relative_to(root) for root in hidden_roots))
     if not hidden:
         return []
-    return ["ProtectHome=tmpfs", "BindReadOnlyPaths=" + " ".join(str(path) for path in hidden)]
+    lines = ["BindReadOnlyPaths=" + " ".join(str(path) for path in hidden)]
+    if any(path.is_relative_to(home) for path in hidden for home in HOME_DIRECTORIES):
+        lines.insert(0, "ProtectHome=tmpfs")
+    return lines
 
 
 def seed_node(seed: Seed) -> None:

@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import shlex
+import sys
 import shutil
 import signal
 import subprocess
@@ -24,6 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 INIT_SCRIPT = Path(__file__).with_name("container-init")
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def runtime_paths() -> set[Path]:
+    """Return the directories the supervisor needs to run from this test environment."""
+    return {REPOSITORY, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
 SYSTEMD = Path("/lib/systemd/systemd")
 #: Commands the harness runs on the host, besides the systemd binary.
 HOST_COMMANDS = ("script", "unshare", "nsenter", "setpriv", "mount", "pivot_root")
@@ -162,8 +169,10 @@ class SystemdContainer:
             ]
         )
         with open(self.state / "script.log", "wb") as script_log:
+            visible = ":".join(str(path) for path in runtime_paths())
             self.process = subprocess.Popen(
                 ["script", "--quiet", "--flush", "--return", "--command", f"exec {command}", str(self.console_log)],
+                env={**os.environ, "VISIBLE_PATHS": visible},
                 stdin=subprocess.DEVNULL,
                 stdout=script_log,
                 stderr=subprocess.STDOUT,
