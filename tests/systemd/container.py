@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugins.testing import wait_until  # noqa: F401 - also imported from here by the tests
+
 INIT_SCRIPT = Path(__file__).with_name("container-init")
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -54,17 +56,6 @@ _sequence = itertools.count()
 
 class ContainerError(Exception):
     """The container could not boot, or a command inside it failed."""
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = WAIT_SECONDS, interval: float = 0.05) -> bool:
-    """Poll *predicate* until it is true or *timeout* seconds pass, and return whether it became true."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return bool(predicate())
-        time.sleep(interval)
 
 
 def cgroup2_mount() -> Path | None:
