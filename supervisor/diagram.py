@@ -24,4 +24,10 @@ def mermaid() -> str:
         show_conditions=True,
         title="multus-config lifecycle",
     )
-    return str(model.get_graph().draw(None))  # type: ignore[attr-defined]
+    source = str(model.get_graph().draw(None))  # type: ignore[attr-defined]
+    # transitions 0.9 writes "Class NAME STYLE", but Mermaid's keyword is the
+    # lower-case "class", and its parser rejects the capitalised one.
+    return "\n".join(
+        "  class " + line.removeprefix("  Class ") if line.startswith("  Class ") else line
+        for line in source.splitlines()
+    )
