@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from supervisor import core_options, logs, sources, statelog
+from supervisor import core_options, install, logs, sources, statelog
 from supervisor.errors import UsageError
 from supervisor.hooks import Hooks, create_plugin_manager
 from supervisor.lock import InstanceLock, LockHeld
@@ -113,6 +113,8 @@ def run(args: Sequence[str]) -> int:
     supervisor = Supervisor(hooks, settings, notifier)
     state_file = None
     if settings.state_file:
+        # A killed predecessor may have left a temporary state file behind.
+        install.remove_stale_temporaries([Path(settings.state_file).parent])
         state_file = StateFile(Path(settings.state_file), hooks, settings)
         state_file.lifecycle = supervisor.lifecycle
         hooks.register(state_file, "state-file")

@@ -37,7 +37,7 @@ def multus_config_add_options(options: OptionRegistry) -> None:
         help=(
             "seconds without further events before a burst of changes is "
             "rendered; a burst is rendered at the latest 20 debounce windows, "
-            "at least 0.1 s, after its first event"
+            "at least 0.125 s, after its first event"
         ),
         section=SECTION,
     )

@@ -26,8 +26,10 @@ from supervisor.watch import DirectoryWatcher
 
 log = logging.getLogger(__name__)
 
-#: Latest a burst of events is rendered after its first event.
-MAX_DEBOUNCE_DELAY = 0.1
+#: Latest a burst of events is rendered after its first event. At 0.125 s a
+#: writer that never pauses causes at most 8 renders a second, plus one after
+#: it stops.
+MAX_DEBOUNCE_DELAY = 0.125
 #: Retry delays after a failed install, and after a failed render when not watching.
 RETRY_FIRST, RETRY_MAX = 1.0, 60.0
 #: While no render has succeeded, systemd's start timeout is extended by this much ...

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,9 @@ ALL_EVENTS = (
     | inotify_flags.MOVE_SELF
 )
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: Flags of multus-config whose defaults are paths outside the node, with the file
+#: name used inside the node instead. They are passed only to executables that list them.
+NODE_FILE_FLAGS = {"--lock-file": "multus-config.lock", "--state-file": "status.json"}
 
 
 class ScenarioError(Exception):
@@ -112,10 +115,12 @@ class Implementation:
     command: list[str]
     #: Whether ``--service-account-dir`` is accepted, so the kubeconfig can be pointed at a test account.
     service_account_flag: bool = False
-    #: Whether ``--lock-file`` is accepted.
-    lock_file_flag: bool = False
+    #: Flags of :data:`NODE_FILE_FLAGS` that ``--help`` lists, so they can point into the node.
+    node_file_flags: tuple[str, ...] = ()
     #: Whether ``READY=1`` arrives on ``NOTIFY_SOCKET``, or ``None`` before the probe.
     ready_notification: bool | None = None
+    #: Flags appended after the node's flags.
+    extra_flags: list[str] = field(default_factory=list)
 
     @classmethod
     def probe(cls, label: str, command: list[str]) -> Implementation:
@@ -131,15 +136,15 @@ class Implementation:
         except OSError as error:
             raise SystemExit(f"cannot run {command[0]}: {error.strerror or error}") from None
         except subprocess.TimeoutExpired:
-            raise SystemExit(f"{command[0]} --help did not finish within 30 s") from None
+            raise SystemExit(f"{command[0]} --help timed out after 30 s") from None
         text = (result.stdout + result.stderr).decode(errors="replace")
         if "--cni-conf-dir" not in text:
-            raise SystemExit(f"{command[0]} --help does not list --cni-conf-dir; it does not take thin_entrypoint's flags")
+            raise SystemExit(f"{command[0]} does not take thin_entrypoint's flags: its --help does not list --cni-conf-dir. Pass an executable that does.")
         return cls(
             label=label,
             command=list(command),
             service_account_flag="--service-account-dir" in text,
-            lock_file_flag="--lock-file" in text,
+            node_file_flags=tuple(flag for flag in NODE_FILE_FLAGS if flag in text),
         )
 
     def flags(self, node: BenchNode) -> list[str]:
@@ -158,9 +163,9 @@ class Implementation:
         ]
         if self.service_account_flag:
             flags.append(f"--service-account-dir={node.sa}")
-        if self.lock_file_flag:
-            flags.append(f"--lock-file={node.root / 'multus-config.lock'}")
-        return flags
+        for flag in self.node_file_flags:
+            flags.append(f"{flag}={node.root / NODE_FILE_FLAGS[flag]}")
+        return [*flags, *self.extra_flags]
 
 
 def process_environment(notify_socket: Path | None) -> dict[str, str]:

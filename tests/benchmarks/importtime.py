@@ -11,10 +11,11 @@ Usage (from the repository root)::
    VmRSS it adds, alone and in the order of the start path.
 3. Reports wall-clock times: a bare interpreter, ``--help``, start to READY=1.
 4. With ``--profile``, runs the start path under cProfile and prints the
-   functions with the largest cumulative time.
+   functions with the largest cumulative time. The process is stopped with
+   SIGTERM right after READY=1, so the profile also contains the stop.
 
 Timings under ``-X importtime`` and cProfile are inflated by the
-instrumentation; the wall-clock section is taken without either.
+instrumentation. The wall-clock section is taken without either.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.benchmarks.harness import (
+    NODE_FILE_FLAGS,
     READY_TIMEOUT,
     Implementation,
     ScenarioError,
@@ -139,7 +141,7 @@ def costs_by_package(records: list[ImportRecord]) -> list[PackageCost]:
 
 def run_start_path(base: Path, prefix: list[str]) -> tuple[str, float]:
     """Start ``PREFIX -m supervisor`` on a fresh node and return its output and the ms to READY=1."""
-    implementation = Implementation("multus-config", [*prefix, "-m", "supervisor"], service_account_flag=True, lock_file_flag=True)
+    implementation = Implementation("multus-config", [*prefix, "-m", "supervisor"], service_account_flag=True, node_file_flags=tuple(NODE_FILE_FLAGS))
     with temporary_node(base, "start-path") as node:
         with running(implementation, node, wait_ready=False) as run:
             ready = run.notify.first("READY=1", READY_TIMEOUT)
@@ -285,7 +287,7 @@ def wall_ms(command: Sequence[str], runs: int) -> float:
 
 def steady_rss_mib(base: Path) -> float:
     """Return VmRSS of a real supervisor right after its first steady state, in MiB."""
-    implementation = Implementation("multus-config", [sys.executable, "-m", "supervisor"], service_account_flag=True, lock_file_flag=True)
+    implementation = Implementation("multus-config", [sys.executable, "-m", "supervisor"], service_account_flag=True, node_file_flags=tuple(NODE_FILE_FLAGS))
     implementation.ready_notification = True
     with temporary_node(base, "rss") as node:
         with running(implementation, node) as run:
@@ -296,7 +298,7 @@ def steady_rss_mib(base: Path) -> float:
 
 
 def profile_start_path(base: Path, top: int) -> str:
-    """Run the start path under cProfile until READY=1 and return the top functions by cumulative time."""
+    """Run the start path under cProfile, stop it after READY=1 and return the top functions by cumulative time."""
     output = base / "start.prof"
     run_start_path(base, [sys.executable, "-m", "cProfile", "-o", str(output)])
     stream = io.StringIO()
@@ -356,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if arguments.profile:
             print()
-            print("## cProfile of the start path until READY=1 (sorted by cumulative time)")
+            print("## cProfile of the start path, stopped with SIGTERM right after READY=1 (sorted by cumulative time)")
             print()
             print("```")
             print(profile_start_path(base, arguments.top).rstrip())

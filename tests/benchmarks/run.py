@@ -166,12 +166,13 @@ def render_details(all_results: list[Results]) -> str:
     """Return the values of every run, the missing figures and the notes."""
     lines = []
     for results in all_results:
-        lines.append(f"{results.implementation.label} ({' '.join(results.implementation.command)}):")
+        command = [*results.implementation.command, *results.implementation.extra_flags]
+        lines.append(f"{results.implementation.label} ({' '.join(command)}):")
         for figure in FIGURES:
             values = results.values.get(figure.key)
             if values and not figure.show_p99:
-                shown = ", ".join(format_value(figure, value) for value in values)
-                lines.append(f"  {figure.key}: {shown}")
+                formatted = ", ".join(format_value(figure, value) for value in values)
+                lines.append(f"  {figure.key}: {formatted}")
             elif values:
                 summary = Summary(tuple(values))
                 lines.append(
@@ -224,8 +225,9 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK.idle_seconds:g} s idle windows and fewer samples (about a minute per implementation)")
     parser.add_argument("--repeat", type=int, metavar="N", help=f"repetitions of every scenario, each on fresh nodes (default: {FULL.repeat}, {QUICK.repeat} with --quick)")
-    parser.add_argument("--compare-with", action="append", default=[], metavar="PATH", help="another executable that takes thin_entrypoint's flags; may be given more than once")
+    parser.add_argument("--compare-with", action="append", default=[], metavar="PATH", help="another executable that takes thin_entrypoint's flags (repeatable)")
     parser.add_argument("--executable", metavar="PATH", help="the multus-config to measure (default: the one installed beside this interpreter)")
+    parser.add_argument("--extra-flag", action="append", default=[], metavar="FLAG", help="flag appended to the command of the multus-config under test, such as --resync-interval=1 (repeatable)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated scenarios to run, from {', '.join(SCENARIOS)} (default: all)")
     parser.add_argument("--idle-seconds", type=float, metavar="SECONDS", help="length of the idle window (default: 60, 5 with --quick)")
     parser.add_argument("--tmpdir", metavar="DIR", help="directory for the temporary nodes (default: the system temporary directory)")
@@ -255,6 +257,7 @@ def build_profile(arguments: argparse.Namespace) -> Profile:
 def build_implementations(arguments: argparse.Namespace) -> list[Implementation]:
     main_command = [arguments.executable] if arguments.executable else default_executable()
     implementations = [Implementation.probe("multus-config", main_command)]
+    implementations[0].extra_flags = list(arguments.extra_flag)
     for index, path in enumerate(arguments.compare_with, start=1):
         label = Path(path).name
         if label in (implementation.label for implementation in implementations):
