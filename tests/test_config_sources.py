@@ -11,7 +11,7 @@ import pytest
 from supervisor import UsageError, core_options, sources
 from supervisor.hooks import Hooks, create_plugin_manager
 from supervisor.options import build_parser
-from tests.support import DATA, atomic_write, wait_until
+from tests.support import DATA, atomic_write, read_or_none, wait_until
 
 CALICO = (DATA / "calico.conflist").read_text()
 
@@ -107,7 +107,7 @@ def test_kubeconfig_file_copied_and_synced(node, start_supervisor, tmp_path):
     given.parent.mkdir()
     given.write_text("apiVersion: v1\nkind: Config\n# version 1\n")
     supervisor = start_supervisor(*node.flags(f"--kubeconfig-file={given}"), env={"KUBERNETES_SERVICE_HOST": "", "KUBERNETES_SERVICE_PORT": ""})
-    assert wait_until(lambda: node.kubeconfig.exists() and node.kubeconfig.read_bytes() == given.read_bytes())
+    assert wait_until(lambda: read_or_none(node.kubeconfig) == given.read_bytes())
     atomic_write(given, "apiVersion: v1\nkind: Config\n# version 2\n")
     assert wait_until(lambda: b"version 2" in node.kubeconfig.read_bytes())
     assert node.kubeconfig.stat().st_mode & 0o777 == 0o600

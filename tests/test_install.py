@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 
-from tests.support import DATA, atomic_write, wait_until
+from tests.support import DATA, atomic_write, read_or_none, wait_until
 
 CALICO = (DATA / "calico.conflist").read_text()
 TEMP_SUFFIX = ".multus-config-tmp"
@@ -43,7 +43,7 @@ def test_resync_catches_unwatched_change(node, start_supervisor, tmp_path):
     source.write_bytes(b"version 1")
     supervisor = start_supervisor(*node.flags(f"--multus-bin-file={source}", "--resync-interval=0.5", binary=True))
     target = node.bin / "multus"
-    assert wait_until(lambda: target.exists() and target.read_bytes() == b"version 1")
+    assert wait_until(lambda: read_or_none(target) == b"version 1")
 
     atomic_write(source, b"version 2")
     assert wait_until(lambda: target.read_bytes() == b"version 2")
@@ -95,7 +95,7 @@ def test_deleted_output_restored(node, start_supervisor):
     good = node.kubeconfig.read_bytes()
 
     shutil.rmtree(node.conf / "multus.d")
-    assert wait_until(lambda: node.kubeconfig.exists() and node.kubeconfig.read_bytes() == good)
+    assert wait_until(lambda: read_or_none(node.kubeconfig) == good)
     node.multus_conf.unlink()
     assert wait_until(node.multus_conf.exists)
     os.rename(node.multus_conf, node.conf / "00-multus.conf.cilium_bak")
@@ -136,7 +136,7 @@ def test_explicit_conf_follows_source(node, start_supervisor, tmp_path):
     source.write_text('{"cniVersion": "0.3.1", "name": "given", "type": "multus"}\n')
     supervisor = start_supervisor(*node.flags(f"--multus-conf-file={source}"))
     target = node.conf / "05-multus.conf"
-    assert wait_until(lambda: target.exists() and target.read_bytes() == source.read_bytes())
+    assert wait_until(lambda: read_or_none(target) == source.read_bytes())
 
     atomic_write(source, '{"cniVersion": "0.3.1", "name": "given-v2", "type": "multus"}\n')
     assert wait_until(lambda: b"given-v2" in target.read_bytes())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import signal
 import subprocess
@@ -12,13 +13,21 @@ from tests.support import DATA, wait_until
 CALICO = (DATA / "calico.conflist").read_text()
 
 
+def is_regular_file(path) -> bool:
+    """Return whether *path* itself, not a symlink's target, is a regular file."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
 def test_symlinked_output_replaced_not_followed(node, start_supervisor, tmp_path):
     (node.conf / "10-calico.conflist").write_text(CALICO)
     outside = tmp_path / "outside.txt"
     outside.write_text("must stay")
     node.multus_conf.symlink_to(outside)
     supervisor = start_supervisor(*node.flags())
-    assert wait_until(lambda: not node.multus_conf.is_symlink() and node.multus_conf.exists())
+    assert wait_until(lambda: is_regular_file(node.multus_conf))
     assert outside.read_text() == "must stay"
     assert supervisor.stop() == 0
 

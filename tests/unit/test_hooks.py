@@ -1,4 +1,4 @@
-"""Hooks as a third-party plugin sees them."""
+"""Hooks as a third-party plugin uses them."""
 
 from __future__ import annotations
 
