@@ -170,4 +170,5 @@ def multus_config_describe(settings: Settings) -> dict[str, Any]:
 def multus_config_owned_paths(settings: Settings) -> list[Path]:
     if settings.kubeconfig_file and settings.kubeconfig_file_mode == "reference":
         return []
-    return [kubeconfig_path(settings)]
+    path = kubeconfig_path(settings)
+    return [path, path.with_name(path.name + ".new")]

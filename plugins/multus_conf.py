@@ -106,6 +106,11 @@ class MultusConfigPlugin:
         if pinned and os.path.isabs(pinned):
             paths.append(Path(pinned).parent)
         paths.extend(path.parent for path in readiness_paths(settings))
+        if self.primary_path is not None:
+            # A primary config that is a symlink changes where its target lives.
+            target = Path(os.path.realpath(self.primary_path))
+            if target.parent != self.primary_path.parent:
+                paths.append(target.parent)
         return paths
 
     @hookimpl
@@ -173,15 +178,25 @@ class MultusConfigPlugin:
         if settings.multus_conf_file != AUTO:
             return []
         directory = conf_dir(settings)
-        return [directory / CONF_NAME, directory / CONFLIST_NAME]
+        # The entrypoint's fixed temporary name goes as well.
+        return [directory / CONF_NAME, directory / CONFLIST_NAME, directory / (CONF_NAME + ".new")]
 
     @hookimpl
     def multus_config_teardown(self, settings: Settings, cleanup: bool) -> None:
         if not cleanup or not settings.rename_conf_file:
             return
         renamed = dict(self.renamed)
-        if self.primary_path is not None and self.primary_path.name.endswith(master.RENAMED_SUFFIX):
-            renamed.setdefault(self.primary_path, self.primary_path.with_name(self.primary_path.name[: -len(master.RENAMED_SUFFIX)]))
+        # A process that did not rename the file itself (multus-config cleanup,
+        # or a restart after a kill) finds the renamed candidates on disk.
+        directory = Path(settings.multus_autoconfig_dir)
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            names = []
+        for name in names:
+            original = name[: -len(master.RENAMED_SUFFIX)]
+            if name.endswith(master.RENAMED_SUFFIX) and original.endswith(master.EXTENSIONS):
+                renamed.setdefault(directory / name, directory / original)
         for current, original in renamed.items():
             if os.path.lexists(original) or not os.path.lexists(current):
                 continue

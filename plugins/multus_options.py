@@ -9,6 +9,7 @@ plugin on the host.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +20,8 @@ SECTION = "Multus (same flags as thin_entrypoint)"
 LOG_LEVELS = ("debug", "verbose", "error", "panic")
 #: Value of --multus-conf-file that renders the config from the primary CNI config.
 AUTO = "auto"
+#: Characters of a host name, an IPv4 address or an IPv6 address with a zone.
+_HOST = re.compile(r"[A-Za-z0-9.:%\-\[\]]+")
 #: Values of --kubeconfig-file-mode.
 KUBECONFIG_MODES = ("copy", "reference")
 
@@ -193,7 +196,14 @@ def multus_config_validate_settings(settings: Settings) -> None:
         if getattr(settings, name):
             setattr(settings, name, os.path.abspath(getattr(settings, name)))
     _validate_directories(settings)
+    if settings.kubeconfig_file_mode == "reference" and not settings.kubeconfig_file:
+        msg = "--kubeconfig-file-mode=reference needs --kubeconfig-file=PATH (the kubeconfig to reference)"
+        raise UsageError(msg)
     if settings.kubeconfig_file:
+        others = [flag for flag, value in (("--api-server", settings.api_server), ("--token-file", settings.token_file), ("--ca-file", settings.ca_file)) if value]
+        if others:
+            msg = f"--kubeconfig-file cannot be combined with {', '.join(others)}: give an existing kubeconfig, or the inputs to build one"
+            raise UsageError(msg)
         if settings.kubeconfig_file_mode == "reference":
             # The multus plugin reads the given file where it is.
             settings.multus_kubeconfig_file_host = settings.kubeconfig_file
@@ -204,7 +214,14 @@ def multus_config_validate_settings(settings: Settings) -> None:
         _validate_kubernetes_service()
 
 
+def _has_control_or_space(text: str) -> bool:
+    return any(character.isspace() or ord(character) < 0x20 or character == "\x7f" for character in text)
+
+
 def _validate_api_server(url: str) -> None:
+    if _has_control_or_space(url) or '"' in url:
+        msg = f"--api-server={url!r} contains whitespace, quotes or control characters"
+        raise UsageError(msg)
     parsed = urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         msg = f"--api-server={url!r} is not an http or https URL with a host (for example https://10.0.0.1:6443)"
@@ -231,6 +248,9 @@ def _validate_kubernetes_service() -> None:
             "kubeconfig (kubelet sets them in every pod; on a host, export the API "
             "server's address and port)"
         )
+        raise UsageError(msg)
+    if not _HOST.fullmatch(host):
+        msg = f"KUBERNETES_SERVICE_HOST={host!r} is not a host name or IP address"
         raise UsageError(msg)
     if not port.isdigit() or not 0 < int(port) < 65536:
         msg = f"KUBERNETES_SERVICE_PORT={port!r} is not a port number (1-65535)"

@@ -66,7 +66,8 @@ def _load(
     """Load plugins, parse and validate *args*; return an exit status on a usage error."""
     internal = [("core-options", core_options), *internal]
     blocked = _blocked_plugins(args)
-    for name in blocked:
+    from_environment = os.environ.get("MULTUS_CONFIG_BLOCK_PLUGINS", "").split(",")
+    for name in [*blocked, *(item.strip() for item in from_environment)]:
         if name in dict(internal):
             print(f"{prog}: error: --block-plugins: {name!r} is part of the supervisor and cannot be blocked", file=sys.stderr)
             return USAGE_ERROR
@@ -89,6 +90,9 @@ def _load(
 
 def run(args: Sequence[str]) -> int:
     """Parse the supervisor's options, validate them and run until stopped."""
+    from supervisor.loop import catch_signals_early
+
+    catch_signals_early()
     notifier = SystemdNotifier()
     loaded = _load(PROG, args, [("state-log", statelog.StateLog()), ("systemd-notify", notifier)])
     if isinstance(loaded, int):

@@ -25,6 +25,8 @@ def multus_config_add_options(options: OptionRegistry) -> None:
     options.add_seconds(
         "--resync-interval",
         default=300,
+        # epoll waits at most about 24.8 days; a day is plenty for a safety net.
+        maximum=86400,
         help=(
             "seconds between full re-renders that catch changes inotify missed; "
             "0 disables them"
@@ -34,6 +36,7 @@ def multus_config_add_options(options: OptionRegistry) -> None:
     options.add_seconds(
         "--debounce",
         default=0.005,
+        maximum=10,
         help=(
             "seconds without further events before a burst of changes is "
             "rendered; a burst is rendered at the latest 20 debounce windows, "
@@ -45,7 +48,7 @@ def multus_config_add_options(options: OptionRegistry) -> None:
         "--config-file",
         default="/etc/multus-config/config.toml",
         help=(
-            "TOML file with option values (keys are option names without dashes); "
+            "TOML file with option values (keys are option names without the leading --); "
             "flags and MULTUS_CONFIG_* variables take precedence; a missing default file is ignored"
         ),
         section=SECTION,

@@ -87,6 +87,7 @@ def run_demo(argv: Sequence[str]) -> int:
         "--skip-multus-binary-copy",
         "--cleanup-config-on-exit",
         f"--lock-file={root / 'multus-config.lock'}",
+        f"--state-file={root / 'status.json'}",
     ]
     environment = dict(os.environ, KUBERNETES_SERVICE_HOST="10.96.0.1", KUBERNETES_SERVICE_PORT="443")
     environment.pop("NOTIFY_SOCKET", None)

@@ -127,6 +127,9 @@ class DiskComparer:
             info = os.lstat(desired.path)
         except FileNotFoundError:
             return DiskState(desired, "missing", stale, None)
+        except OSError as error:
+            # For example a directory on the path replaced by a regular file.
+            return DiskState(desired, f"unreadable ({error.strerror or error})", stale, None)
         if not stat.S_ISREG(info.st_mode):
             return DiskState(desired, "not a regular file", stale, None)
         signature = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)

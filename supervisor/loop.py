@@ -36,10 +36,21 @@ RETRY_FIRST, RETRY_MAX = 1.0, 60.0
 EXTEND_TIMEOUT = 30.0
 #: ... this often.
 EXTEND_EVERY = 10.0
+#: Longest single wait of the main loop, far below epoll's limit of about 24.8 days.
+MAX_WAIT = 3600.0
 #: Seconds between updates of the waiting line on a terminal.
 PROGRESS_EVERY = 1.0
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: Signals that arrived before the main loop started.
+EARLY_SIGNALS: list[int] = []
+
+
+def catch_signals_early() -> None:
+    """Record SIGTERM, SIGINT and SIGHUP from the first moment, so a stop
+    signal during start-up still ends in a clean exit."""
+    for signum in (*_STOP_SIGNALS, signal.SIGHUP):
+        signal.signal(signum, lambda received, frame: EARLY_SIGNALS.append(received))
 
 
 class Timer:
@@ -72,7 +83,7 @@ class Supervisor:
         self.lifecycle = Lifecycle(hooks, settings)
         self.watching = not settings.skip_config_watch
         self.watcher = DirectoryWatcher() if self.watching else None
-        self._signals: list[int] = []
+        self._signals: list[int] = EARLY_SIGNALS
         self._debounce = Timer()
         self._burst_started: float | None = None
         self._resync = Timer()
@@ -142,7 +153,12 @@ class Supervisor:
         self.lifecycle.comparer.forget()
         self.render()
         status = f"{self.lifecycle.state}: reloaded"
-        self.notifier.ready(status)
+        if self.notifier.ready_sent:
+            # READY=1 ends the reload; before the first ready state it would
+            # claim a start that has not finished.
+            self.notifier.ready(status)
+        else:
+            self.notifier.status(status)
 
     def _on_events(self) -> None:
         assert self.watcher is not None
@@ -172,8 +188,9 @@ class Supervisor:
         )
         if self.notifier.watchdog_interval:
             self._watchdog.start(0)
-        stop_signal = self._signals[0] if self._signals and self._signals[0] in _STOP_SIGNALS else None
+        stop_signal = next((signum for signum in self._signals if signum in _STOP_SIGNALS), None)
         if stop_signal is None:
+            self._signals.clear()
             self.render()
         while stop_signal is None:
             self._tick_timers()
@@ -256,7 +273,7 @@ class Supervisor:
         ]
         if not deadlines:
             return None
-        return max(0.0, min(deadlines) - time.monotonic())
+        return min(max(0.0, min(deadlines) - time.monotonic()), MAX_WAIT)
 
     # -- shutdown -------------------------------------------------------------------
 

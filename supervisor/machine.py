@@ -306,6 +306,9 @@ class Lifecycle:
         source = event.transition.source
         dest = event.transition.dest or source
         message = self._message_for(event.event.name, dest)
+        if dest == "steady" and self.install_failed and self._error_kind is None:
+            # Disk does not hold the render yet: not ready, and an error to report.
+            self._error_kind = "install"
         written = current = 0
         if event.event.name == "install":
             current = sum(1 for state in self._plan if not state.needs_action)

@@ -85,7 +85,7 @@ class SystemdNotifier:
     @hookimpl
     def multus_config_observe_transition(self, transition: TransitionInfo) -> None:
         status = f"{transition.dest}: {transition.message}"
-        if transition.dest == "steady" and not self.ready_sent:
+        if transition.dest == "steady" and transition.error_kind is None and not self.ready_sent:
             self.ready(status)
         elif transition.dest == "draining":
             self.send("STOPPING=1", f"STATUS={status}")

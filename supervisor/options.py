@@ -41,15 +41,18 @@ def _choice_parser(choices: Sequence[str], allow_empty: bool) -> Callable[[str],
     return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value < 0 or value != value:
-        msg = f"invalid value {text!r} (expected a number of seconds, 0 or more)"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+def _seconds_parser(maximum: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 <= value <= maximum:
+            msg = f"invalid value {text!r} (expected a number of seconds from 0 to {maximum:g})"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return parse
 
 
 class OptionRegistry:
@@ -112,13 +115,13 @@ class OptionRegistry:
         )
 
     def add_seconds(
-        self, name: str, *, default: float, help: str, section: str = "general"
+        self, name: str, *, default: float, help: str, maximum: float, section: str = "general"
     ) -> None:
-        """Add ``--name=SECONDS`` that accepts a non-negative number."""
+        """Add ``--name=SECONDS`` that accepts a number from 0 to *maximum*."""
         self._group(section).add_argument(
             name,
             default=default,
-            type=_seconds,
+            type=_seconds_parser(maximum),
             metavar="SECONDS",
             help=f"{help} (default: {default:g})",
         )

@@ -31,6 +31,8 @@ def config_file_path(args: Sequence[str], environ: Mapping[str, str]) -> tuple[P
     early = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     early.add_argument("--config-file", default=None)
     known, _ = early.parse_known_args(args)
+    if known.config_file == "":
+        raise UsageError("--config-file must not be empty (give the path of a TOML file)")
     if known.config_file is not None:
         return Path(known.config_file), True
     if f"{ENV_PREFIX}CONFIG_FILE" in environ:
@@ -42,23 +44,48 @@ def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     """Return the parser's options by name without dashes (``cni-conf-dir``)."""
     options = {}
     for action in parser._actions:  # noqa: SLF001 - argparse has no public list of actions
+        if action.nargs == 0:
+            # Switches of one command, such as render's --show-secrets, are
+            # flags only: a file or variable must never turn them on.
+            continue
         for flag in action.option_strings:
-            if flag.startswith("--") and flag != "--help":
+            if flag.startswith("--"):
                 options[flag[2:]] = action
     return options
 
 
-def _convert(action: argparse.Action, value: Any, source: str) -> Any:
-    if isinstance(value, bool):
-        if action.nargs != "?" or action.const is not True:
-            msg = f"{source}: expected a string for this option, got a boolean"
+def _is_bool_option(action: argparse.Action) -> bool:
+    return action.nargs == "?" and action.const is True
+
+
+def _is_seconds_option(action: argparse.Action) -> bool:
+    return action.metavar == "SECONDS"
+
+
+def _expected(action: argparse.Action) -> str:
+    if _is_bool_option(action):
+        return "a boolean (true or false)"
+    if _is_seconds_option(action):
+        return "a number of seconds"
+    return "a string"
+
+
+def _convert(action: argparse.Action, value: Any, source: str, typed: bool) -> Any:
+    """Return *value* for *action*; *typed* values come from TOML and must have the option's type."""
+    if typed:
+        matches = (
+            isinstance(value, bool)
+            if _is_bool_option(action)
+            else isinstance(value, (int, float)) and not isinstance(value, bool)
+            if _is_seconds_option(action)
+            else isinstance(value, str)
+        )
+        if not matches:
+            msg = f"{source}: expected {_expected(action)}, got {value!r}"
             raise UsageError(msg)
-        return value
-    if isinstance(value, (int, float)):
+        if isinstance(value, bool):
+            return value
         value = str(value)
-    if not isinstance(value, str):
-        msg = f"{source}: expected a string, number or boolean, got {type(value).__name__}"
-        raise UsageError(msg)
     if action.type is None:
         return value
     try:
@@ -85,13 +112,13 @@ def apply_defaults(parser: argparse.ArgumentParser, args: Sequence[str], environ
         if explicit:
             raise UsageError(f"configuration file not found: {path}") from None
         document = {}
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read configuration file {path}: {error}") from None
     for key, value in document.items():
         if key not in options:
             known = ", ".join(sorted(options))
             raise UsageError(f"{path}: unknown key {key!r} (known keys: {known})")
-        values[options[key].dest] = _convert(options[key], value, f"{path}: {key}")
+        values[options[key].dest] = _convert(options[key], value, f"{path}: {key}", typed=True)
     by_variable = {ENV_PREFIX + name.upper().replace("-", "_"): name for name in options}
     for variable, value in environ.items():
         if not variable.startswith(ENV_PREFIX) or variable in NOT_OPTIONS:
@@ -101,6 +128,6 @@ def apply_defaults(parser: argparse.ArgumentParser, args: Sequence[str], environ
             ignored.append(variable)
             continue
         name = by_variable[variable]
-        values[options[name].dest] = _convert(options[name], value, f"environment variable {variable}")
+        values[options[name].dest] = _convert(options[name], value, f"environment variable {variable}", typed=False)
     parser.set_defaults(**values)
     return ignored

@@ -64,7 +64,7 @@ def format_report(report: dict[str, Any], now: float) -> str:
 
 
 def status_command(hooks: Hooks, settings: Settings, as_json: bool, out: TextIO = sys.stdout) -> int:
-    """Print the status report; return 0, or 1 when no supervisor runs and disk is not current."""
+    """Print the status report; return 1 when there is an error or, with no supervisor running, disk is not current."""
     running = InstanceLock(Path(settings.lock_file)).held_by_another()
     report = read_state(Path(settings.state_file), running) if settings.state_file else None
     if report is None:
@@ -73,7 +73,8 @@ def status_command(hooks: Hooks, settings: Settings, as_json: bool, out: TextIO 
         out.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
     else:
         out.write(format_report(report, time.time()))
+    if report.get("last_error"):
+        return 1
     if report["state"] == "not running":
-        current = not report.get("last_error") and all(item.get("on_disk") == "current" for item in report["files"])
-        return 0 if current else 1
+        return 0 if all(item.get("on_disk") == "current" for item in report["files"]) else 1
     return 0
