@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and command == args[0]:
         args = args[1:]
     if command == "diagram":
+        if args:
+            print(f"{PROG} diagram: error: unexpected arguments {' '.join(args)!r} (it takes none)", file=sys.stderr)
+            return USAGE_ERROR
         from supervisor.diagram import mermaid
 
         print(mermaid())

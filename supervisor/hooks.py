@@ -85,7 +85,9 @@ def create_plugin_manager(
             manager.set_blocked(name)
     for name, plugin in internal:
         manager.register(plugin, name=name)
+    found = set()
     for entry_point in entrypoints.entry_points(ENTRY_POINT_GROUP):
+        found.add(entry_point.name)
         if manager.get_plugin(entry_point.name) is not None or manager.is_blocked(entry_point.name):
             continue
         try:
@@ -97,6 +99,9 @@ def create_plugin_manager(
             )
             continue
         manager.register(plugin, name=entry_point.name)
+    for name in [*blocked, *from_env]:
+        if name and name not in found:
+            log.warning("Blocked plugin %r matches no installed plugin; the start-up log line lists the loaded plugins", name)
     manager.check_pending()
     return manager
 
