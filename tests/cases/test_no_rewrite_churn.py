@@ -100,7 +100,6 @@ def changes(events: list[DirectoryEvent]) -> list[DirectoryEvent]:
     return [event for event in events if event.flags & CHANGE_FLAGS]
 
 
-
 def delegate_mtu(node: Node) -> object:
     config = load_json_or_none(node.multus_conf.read_bytes())
     if not isinstance(config, dict):
