@@ -46,7 +46,7 @@ def test_resync_catches_unwatched_change(node, start_supervisor, tmp_path):
     assert wait_until(lambda: read_or_none(target) == b"version 1")
 
     atomic_write(source, b"version 2")
-    assert wait_until(lambda: target.read_bytes() == b"version 2")
+    assert wait_until(lambda: read_or_none(target) == b"version 2"), supervisor.log()
     assert supervisor.stop() == 0
 
 
