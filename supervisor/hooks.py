@@ -170,7 +170,9 @@ class Hooks:
         self, settings: Settings, desired: list[DesiredFile]
     ) -> list[WaitForInput]:
         for item in desired:
-            if item.content is not None:
+            # Only documents are modified and encoded here. A copied file
+            # (``source``) is read at install time, and checked there.
+            if item.content is not None or item.source is not None:
                 continue
             for impl in self._impls("multus_config_modify_document"):
                 try:
