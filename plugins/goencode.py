@@ -1,6 +1,6 @@
 """Encode JSON values byte for byte as Go's ``encoding/json`` does.
 
-Multus-CNI's entrypoint passes the master config through ``json.Marshal``, so a
+Multus-CNI's entrypoint passes the master config through ``json.Marshal``. A
 node moving to multus-config gets no rewrite only if the delegate is encoded the
 same way: object keys sorted, no spaces, ``<``, ``>``, ``&``, U+2028 and U+2029
 escaped as ``\\u`` sequences, other non-ASCII kept as UTF-8.

@@ -133,17 +133,28 @@ def run(args: Sequence[str]) -> int:
         lock.release()
 
 
-def render(args: Sequence[str]) -> int:
-    """``multus-config render``: print what would change on disk; write nothing."""
+def _load_with_switch(
+    command: str, args: Sequence[str], switch: str, help: str, log_level: str
+) -> tuple[Hooks, argparse.Namespace] | int:
+    """Load like ``run`` with one extra on/off flag of the command, and a quieter log."""
 
     def add(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--show-secrets", action="store_true", help="also print files that hold a secret, such as the kubeconfig")
+        parser.add_argument(switch, action="store_true", help=help)
 
-    loaded = _load(f"{PROG} render", args, [], add)
+    loaded = _load(f"{PROG} {command}", args, [], add)
+    if not isinstance(loaded, int):
+        logs.configure(log_level)
+    return loaded
+
+
+def render(args: Sequence[str]) -> int:
+    """``multus-config render``: print what would change on disk; write nothing."""
+    loaded = _load_with_switch(
+        "render", args, "--show-secrets", "also print files that hold a secret, such as the kubeconfig", "warning"
+    )
     if isinstance(loaded, int):
         return loaded
     hooks, settings = loaded
-    logs.configure("warning")
     from supervisor.dryrun import render_command
 
     return render_command(hooks, settings, settings.show_secrets)
@@ -151,15 +162,10 @@ def render(args: Sequence[str]) -> int:
 
 def status(args: Sequence[str]) -> int:
     """``multus-config status``: report the running supervisor's state, or disk's."""
-
-    def add(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--json", action="store_true", help="print the report as JSON")
-
-    loaded = _load(f"{PROG} status", args, [], add)
+    loaded = _load_with_switch("status", args, "--json", "print the report as JSON", "error")
     if isinstance(loaded, int):
         return loaded
     hooks, settings = loaded
-    logs.configure("error")
     from supervisor.status import status_command
 
     return status_command(hooks, settings, settings.json)

@@ -36,7 +36,7 @@ RETRY_FIRST, RETRY_MAX = 1.0, 60.0
 EXTEND_TIMEOUT = 30.0
 #: ... this often.
 EXTEND_EVERY = 10.0
-#: Longest single wait of the main loop, far below epoll's limit of about 24.8 days.
+#: Maximum single wait of the main loop, far below epoll's limit of about 24.8 days.
 MAX_WAIT = 3600.0
 #: Seconds between updates of the waiting line on a terminal.
 PROGRESS_EVERY = 1.0

@@ -2,8 +2,8 @@
 
 Each test wraps a primary config that uses the ``bridge`` plugin with
 ``host-local`` IPAM and takes ``delegates[0]`` from the installed multus
-config. It executes that delegate as the CNI specification tells a container
-runtime to. Each plugin runs as its own process with the parameters in
+config. It executes that delegate the way the CNI specification describes for a container
+runtime. Each plugin runs as its own process with the parameters in
 ``CNI_*`` variables and the config on stdin. In a config list, each plugin
 gets the previous plugin's result as ``prevResult``.
 

@@ -25,7 +25,7 @@ from typing import Any
 from inotify_simple import INotify
 from inotify_simple import flags as inotify_flags
 
-from tests.support import DATA, KUBERNETES_ENV, Node
+from tests.support import DATA, KUBERNETES_ENV, DirectoryEvents, Node
 
 #: Name of the primary CNI config on every benchmark node.
 MASTER_NAME = "10-calico.conflist"
@@ -40,18 +40,9 @@ READY_TIMEOUT = 20.0
 REACTION_TIMEOUT = 5.0
 #: Seconds without a change in the watched directories after which a process counts as settled.
 QUIET_SECONDS = 0.3
-#: Events that change a directory entry or a file, as opposed to reads.
-CHANGE_EVENTS = (
-    inotify_flags.CREATE
-    | inotify_flags.DELETE
-    | inotify_flags.MODIFY
-    | inotify_flags.CLOSE_WRITE
-    | inotify_flags.MOVED_FROM
-    | inotify_flags.MOVED_TO
-    | inotify_flags.ATTRIB
-    | inotify_flags.DELETE_SELF
-    | inotify_flags.MOVE_SELF
-)
+#: Events that change a directory entry or a file, as opposed to reads: the
+#: same set the tests' directory recorder watches.
+CHANGE_EVENTS = DirectoryEvents.MASK
 #: An install is a rename onto the target name or a write closed on it, so a
 #: program that writes in place is counted as well as one that renames.
 INSTALL_EVENTS = inotify_flags.MOVED_TO | inotify_flags.CLOSE_WRITE
