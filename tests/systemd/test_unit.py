@@ -272,7 +272,8 @@ def test_watchdog_restarts_hung_loop(container):
     container.write_atomic(PRIMARY, (DATA / "calico.conflist").read_text())
 
     assert wait_until(lambda: journal_has(container, "Watchdog timeout")), unit_messages(container.journal(UNIT))[-20:]
-    assert journal_has(container, "Failed with result 'watchdog'")
+    # systemd logs the result a moment after the timeout line.
+    assert wait_until(lambda: journal_has(container, "Failed with result 'watchdog'"))
     container.path(HANG_TRIGGER).unlink()
 
     def restarted() -> bool:
